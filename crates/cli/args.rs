@@ -1,0 +1,93 @@
+//! Command-line arguments (clap derive). Flag names are a contract: add, never rename.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Reads AWS VPC Flow Logs and says which connection attempts were blocked, and where.
+#[derive(Debug, Parser)]
+#[command(name = "vpcflow", version, about, long_about = None)]
+#[command(after_help = "\
+Exit codes: 0 success (verdict: nothing blocked), 1 verdict found something blocked, 2 error.
+Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=debug) or pass -v for more.")]
+pub struct Cli {
+    /// More log output on stderr (-v info, -vv debug). RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Decode flow-log files into records: JSON lines, CSV, a table, Parquet or a summary.
+    #[command(after_help = "\
+Examples:
+  vpcflow parse testdata/decode/v2.log
+  vpcflow parse --output summary big.log.gz
+  vpcflow parse --output parquet --out flows.parquet logs/*.log.gz
+  vpcflow parse --log-format '${srcaddr} ${dstaddr} ${action}' custom.log
+  zcat object.log.gz | vpcflow parse --output csv -
+
+Inputs are plain text, gzip (detected by its magic bytes, multi-member included) or Parquet.
+The format comes from --log-format, else the file's header line (S3 objects have one), else
+the default version 2 format.")]
+    Parse(ParseArgs),
+}
+
+/// Options every command that decodes flow logs shares.
+#[derive(Debug, Args)]
+pub struct DecodeArgs {
+    /// The record format, in AWS's syntax: '${version} ${account-id} …'.
+    #[arg(long, value_name = "FORMAT")]
+    pub log_format: Option<String>,
+
+    /// Stop at the first malformed line or unknown field instead of skipping and warning.
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Worker threads (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// Records per Arrow batch.
+    #[arg(long, value_name = "ROWS", default_value_t = 8192, hide = true)]
+    pub batch_size: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ParseOutput {
+    /// One JSON object per record, keyed by AWS's field names.
+    Json,
+    /// CSV with a header row.
+    Csv,
+    /// An aligned table.
+    Table,
+    /// A zstd-compressed Parquet file (needs --out).
+    Parquet,
+    /// Counts of records, ACCEPT, REJECT, NODATA, SKIPDATA and malformed lines, and MB/s.
+    Summary,
+}
+
+#[derive(Debug, Args)]
+pub struct ParseArgs {
+    /// Flow-log files (.log, .log.gz, .parquet), or - for stdin (the default).
+    #[arg(value_name = "INPUT")]
+    pub inputs: Vec<String>,
+
+    /// What to write.
+    #[arg(short, long, value_enum, default_value_t = ParseOutput::Json)]
+    pub output: ParseOutput,
+
+    /// Write to this file instead of stdout (required for parquet).
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+
+    /// Overwrite --out if it exists.
+    #[arg(long)]
+    pub force: bool,
+
+    #[command(flatten)]
+    pub decode: DecodeArgs,
+}

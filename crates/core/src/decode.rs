@@ -1,0 +1,488 @@
+//! The push decoder: flow-log bytes in, Arrow [`RecordBatch`]es out.
+//!
+//! Feed [`Decoder::decode`] any byte slices — whole lines or not — and it parses every complete
+//! line straight from the slice into column builders, buffering only a line that is split
+//! across calls. When [`Decoder::is_full`] says a batch is ready, [`Decoder::flush`] hands it
+//! over. At the end of a source, [`Decoder::finish`] parses a last line that had no newline.
+//!
+//! Malformed lines are counted, remembered with their position (the first
+//! [`DecoderOptions::max_reported`] of them), and skipped; in strict mode the first one is an
+//! error instead.
+
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use memchr::memchr;
+
+use crate::builder::{ColumnBuilder, Parsed};
+use crate::error::{Error, ErrorKind, Malformed, MalformedLine, Position, Result};
+use crate::field::Kind;
+use crate::format::LogFormat;
+use crate::value::{self, ValueError};
+
+/// How a [`Decoder`] behaves.
+#[derive(Clone, Debug)]
+pub struct DecoderOptions {
+    /// Rows per batch.
+    pub batch_size: usize,
+    /// Lines longer than this many bytes are malformed, and are skipped without being buffered.
+    pub max_line_len: usize,
+    /// Make the first malformed line an error.
+    pub strict: bool,
+    /// How many malformed lines to remember with their position (all are counted).
+    pub max_reported: usize,
+    /// An explicit format (`--log-format`). Without one, each source's header line decides,
+    /// else the default version 2 format.
+    pub format: Option<LogFormat>,
+}
+
+impl Default for DecoderOptions {
+    fn default() -> DecoderOptions {
+        DecoderOptions {
+            batch_size: 8192,
+            max_line_len: 64 * 1024,
+            strict: false,
+            max_reported: 100,
+            format: None,
+        }
+    }
+}
+
+/// Counters a [`Decoder`] keeps across all its sources.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DecodeStats {
+    /// Bytes fed to the decoder.
+    pub bytes: u64,
+    /// Lines seen, header and blank lines included.
+    pub lines: u64,
+    /// Records decoded into batches.
+    pub records: u64,
+    /// Malformed lines skipped (or, in strict mode, the one that stopped decoding).
+    pub malformed: u64,
+    /// Header lines.
+    pub headers: u64,
+    /// Empty or all-space lines.
+    pub blank: u64,
+}
+
+impl std::ops::AddAssign for DecodeStats {
+    fn add_assign(&mut self, o: DecodeStats) {
+        self.bytes += o.bytes;
+        self.lines += o.lines;
+        self.records += o.records;
+        self.malformed += o.malformed;
+        self.headers += o.headers;
+        self.blank += o.blank;
+    }
+}
+
+/// A streaming flow-log decoder. See the [module docs](self).
+///
+/// ```
+/// use vpcflow_core::{Decoder, DecoderOptions};
+/// let mut decoder = Decoder::new(DecoderOptions::default());
+/// decoder.begin_source("example.log");
+/// let text = b"2 123456789012 eni-1 10.0.1.10 10.0.3.213 49152 3306 6 1 60 1700000000 1700000060 REJECT OK\n";
+/// // Any split works; here the line arrives in two pieces.
+/// let mut batches = Vec::new();
+/// for piece in [&text[..40], &text[40..]] {
+///     let mut piece = &piece[..];
+///     while !piece.is_empty() {
+///         let n = decoder.decode(piece).unwrap();
+///         piece = &piece[n..];
+///         if decoder.is_full() {
+///             batches.extend(decoder.flush());
+///         }
+///     }
+/// }
+/// decoder.finish().unwrap();
+/// batches.extend(decoder.flush());
+/// assert_eq!(batches[0].num_rows(), 1);
+/// assert_eq!(batches[0].schema().field(0).name(), "version");
+/// ```
+#[derive(Debug)]
+pub struct Decoder {
+    opts: DecoderOptions,
+    format: LogFormat,
+    pending_format: Option<LogFormat>,
+    columns: Vec<ColumnBuilder>,
+    kinds: Vec<Kind>,
+    scratch: Vec<Parsed>,
+    rows: usize,
+    partial: Vec<u8>,
+    skipping: bool,
+    source: Arc<str>,
+    line: u64,
+    line_start: u64,
+    pos: u64,
+    stats: DecodeStats,
+    malformed: Vec<MalformedLine>,
+    unknown_fields: Vec<Arc<str>>,
+}
+
+impl Decoder {
+    /// A decoder with these options. Call [`Decoder::begin_source`] before each source.
+    pub fn new(opts: DecoderOptions) -> Decoder {
+        let format = opts.format.clone().unwrap_or_else(LogFormat::default_v2);
+        let mut decoder = Decoder {
+            opts,
+            format: format.clone(),
+            pending_format: None,
+            columns: Vec::new(),
+            kinds: Vec::new(),
+            scratch: Vec::new(),
+            rows: 0,
+            partial: Vec::new(),
+            skipping: false,
+            source: Arc::from("<input>"),
+            line: 0,
+            line_start: 0,
+            pos: 0,
+            stats: DecodeStats::default(),
+            malformed: Vec::new(),
+            unknown_fields: Vec::new(),
+        };
+        decoder.apply_format(format);
+        decoder
+    }
+
+    fn apply_format(&mut self, format: LogFormat) {
+        for name in format.unknown_fields() {
+            if !self.unknown_fields.iter().any(|n| n.as_ref() == name) {
+                self.unknown_fields.push(Arc::from(name));
+            }
+        }
+        let capacity = self.opts.batch_size.max(1);
+        self.kinds = format.columns().iter().map(|c| c.kind).collect();
+        self.columns = self
+            .kinds
+            .iter()
+            .map(|&k| ColumnBuilder::new(k, capacity))
+            .collect();
+        self.scratch = vec![Parsed::Null; self.kinds.len()];
+        self.format = format;
+    }
+
+    /// Switches format now if no row is buffered, or after the next [`Decoder::flush`].
+    fn set_format(&mut self, format: LogFormat) {
+        if self.pending_format.as_ref().unwrap_or(&self.format) == &format {
+            return;
+        }
+        if self.rows == 0 {
+            self.pending_format = None;
+            self.apply_format(format);
+        } else {
+            self.pending_format = Some(format);
+        }
+    }
+
+    /// Starts a new source: line numbers restart at 1, and (without an explicit format) the
+    /// format goes back to the default until the source's header line says otherwise.
+    ///
+    /// Rows buffered from the previous source stay in the current batch.
+    pub fn begin_source(&mut self, name: &str) {
+        self.source = Arc::from(name);
+        self.line = 0;
+        self.line_start = 0;
+        self.pos = 0;
+        self.partial.clear();
+        self.skipping = false;
+        if self.opts.format.is_none() {
+            self.set_format(LogFormat::default_v2());
+        }
+    }
+
+    /// Decodes the current source with `format`, whatever the options say: for sources whose
+    /// container names the fields (Parquet columns).
+    pub fn use_source_format(&mut self, format: LogFormat) {
+        self.set_format(format);
+    }
+
+    /// The format records are decoded with now.
+    pub fn format(&self) -> &LogFormat {
+        &self.format
+    }
+
+    /// The current source's name.
+    pub fn source(&self) -> &Arc<str> {
+        &self.source
+    }
+
+    /// Where the decoder is in the current source: the line being read and its first byte.
+    pub fn position(&self) -> Position {
+        Position {
+            source: self.source.clone(),
+            line: self.line + 1,
+            byte: self.line_start,
+        }
+    }
+
+    /// Counters over every source so far.
+    pub fn stats(&self) -> DecodeStats {
+        self.stats
+    }
+
+    /// Field names vpcflow does not know that formats used so far named (each is decoded as a
+    /// nullable text column).
+    pub fn unknown_fields(&self) -> &[Arc<str>] {
+        &self.unknown_fields
+    }
+
+    /// Takes the malformed lines remembered so far.
+    pub fn take_malformed(&mut self) -> Vec<MalformedLine> {
+        std::mem::take(&mut self.malformed)
+    }
+
+    /// Rows buffered for the next batch.
+    pub fn buffered_rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Whether [`Decoder::flush`] should be called before more input is decoded: the batch is
+    /// full, or the format changes after it.
+    pub fn is_full(&self) -> bool {
+        self.rows >= self.opts.batch_size || self.pending_format.is_some()
+    }
+
+    /// Decodes as much of `input` as it can and returns how many bytes it consumed. It stops
+    /// early only when [`Decoder::is_full`]; call [`Decoder::flush`] and go on.
+    pub fn decode(&mut self, input: &[u8]) -> Result<usize> {
+        let mut consumed = 0;
+        while consumed < input.len() && !self.is_full() {
+            let rest = &input[consumed..];
+            match memchr(b'\n', rest) {
+                Some(i) => {
+                    consumed += i + 1;
+                    self.pos += i as u64 + 1;
+                    self.stats.bytes += i as u64 + 1;
+                    if self.skipping {
+                        self.skipping = false;
+                    } else if self.partial.is_empty() {
+                        self.line_complete(&rest[..i])?;
+                    } else {
+                        let mut line = std::mem::take(&mut self.partial);
+                        line.extend_from_slice(&rest[..i]);
+                        let result = self.line_complete(&line);
+                        line.clear();
+                        self.partial = line;
+                        result?;
+                    }
+                    self.line_start = self.pos;
+                }
+                None => {
+                    consumed = input.len();
+                    self.pos += rest.len() as u64;
+                    self.stats.bytes += rest.len() as u64;
+                    if !self.skipping {
+                        if self.partial.len() + rest.len() > self.opts.max_line_len {
+                            self.partial.clear();
+                            self.skipping = true;
+                            self.line += 1;
+                            self.stats.lines += 1;
+                            self.malformed(Malformed::LineTooLong {
+                                limit: self.opts.max_line_len,
+                            })?;
+                        } else {
+                            self.partial.extend_from_slice(rest);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(consumed)
+    }
+
+    /// Ends the current source: a last line without a trailing newline is decoded now.
+    pub fn finish(&mut self) -> Result<()> {
+        self.skipping = false;
+        if self.partial.is_empty() {
+            return Ok(());
+        }
+        let line = std::mem::take(&mut self.partial);
+        let result = self.line_complete(&line);
+        self.line_start = self.pos;
+        self.partial = line;
+        self.partial.clear();
+        result
+    }
+
+    /// Decodes one complete record line (no newline), as if it were the next line of the source.
+    /// Sources that are not line-oriented (Parquet rows, CloudWatch Logs events) use this.
+    pub fn decode_line(&mut self, line: &[u8]) -> Result<()> {
+        self.stats.bytes += line.len() as u64;
+        self.pos += line.len() as u64;
+        let result = self.line_complete(line);
+        self.line_start = self.pos;
+        result
+    }
+
+    /// Emits the rows decoded so far as a batch, or `None` if there are none.
+    pub fn flush(&mut self) -> Option<RecordBatch> {
+        let batch = if self.rows == 0 {
+            None
+        } else {
+            let capacity = self.opts.batch_size.max(1);
+            let arrays = self
+                .columns
+                .iter_mut()
+                .map(|c| c.finish(capacity))
+                .collect();
+            self.rows = 0;
+            Some(
+                RecordBatch::try_new(self.format.schema().clone(), arrays)
+                    .expect("every column has one value per row"),
+            )
+        };
+        if let Some(format) = self.pending_format.take() {
+            self.apply_format(format);
+        }
+        batch
+    }
+
+    fn line_complete(&mut self, line: &[u8]) -> Result<()> {
+        self.line += 1;
+        self.stats.lines += 1;
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.len() > self.opts.max_line_len {
+            return self.malformed(Malformed::LineTooLong {
+                limit: self.opts.max_line_len,
+            });
+        }
+        let first = match line.iter().position(|&b| b != b' ') {
+            Some(i) => line[i],
+            None => {
+                self.stats.blank += 1;
+                return Ok(());
+            }
+        };
+        if first.is_ascii_alphabetic()
+            && let Some(header) = self.header(line)
+        {
+            self.stats.headers += 1;
+            if self.opts.format.is_none() {
+                if self.opts.strict {
+                    header.deny_unknown()?;
+                }
+                self.set_format(header);
+            }
+            return Ok(());
+        }
+        self.record(line)
+    }
+
+    #[cold]
+    fn header(&self, line: &[u8]) -> Option<LogFormat> {
+        let first = line.split(|&b| b == b' ').find(|t| !t.is_empty())?;
+        crate::field::lookup_bytes(first)?;
+        LogFormat::from_header(line)
+    }
+
+    #[inline]
+    fn record(&mut self, line: &[u8]) -> Result<()> {
+        let n = line.len();
+        let mut pos = 0;
+        for i in 0..self.kinds.len() {
+            while pos < n && line[pos] == b' ' {
+                pos += 1;
+            }
+            if pos == n {
+                let expected = self.kinds.len();
+                return self.malformed(Malformed::FieldCount { expected, found: i });
+            }
+            let start = pos;
+            while pos < n && line[pos] != b' ' {
+                pos += 1;
+            }
+            let token = &line[start..pos];
+            let parsed = if token == b"-" {
+                Parsed::Null
+            } else {
+                match self.kinds[i] {
+                    kind @ (Kind::UInt8 | Kind::UInt16 | Kind::UInt64 | Kind::Timestamp) => {
+                        let max = kind.max_value().unwrap_or(u64::MAX);
+                        match value::parse_uint(token, max) {
+                            Ok(v) => Parsed::Int(v),
+                            Err(ValueError::Invalid) => {
+                                let field = self.field_name(i);
+                                return self.bad_value(line, Malformed::BadInteger { field });
+                            }
+                            Err(ValueError::Overflow) => {
+                                let field = self.field_name(i);
+                                return self.bad_value(line, Malformed::IntegerOverflow { field });
+                            }
+                        }
+                    }
+                    Kind::Ip => match value::parse_ip(token) {
+                        Ok(ip) => Parsed::Ip(ip),
+                        Err(_) => {
+                            let field = self.field_name(i);
+                            return self.bad_value(line, Malformed::BadAddress { field });
+                        }
+                    },
+                    Kind::Dict | Kind::Text => {
+                        if !token.is_ascii() && std::str::from_utf8(token).is_err() {
+                            let field = self.field_name(i);
+                            return self.bad_value(line, Malformed::BadUtf8 { field });
+                        }
+                        Parsed::Text(start as u32, pos as u32)
+                    }
+                }
+            };
+            self.scratch[i] = parsed;
+        }
+        while pos < n && line[pos] == b' ' {
+            pos += 1;
+        }
+        if pos < n {
+            let found = self.kinds.len()
+                + line[pos..]
+                    .split(|&b| b == b' ')
+                    .filter(|t| !t.is_empty())
+                    .count();
+            let expected = self.kinds.len();
+            return self.malformed(Malformed::FieldCount { expected, found });
+        }
+        for (column, &value) in self.columns.iter_mut().zip(&self.scratch) {
+            column.append(value, line);
+        }
+        self.rows += 1;
+        self.stats.records += 1;
+        Ok(())
+    }
+
+    fn field_name(&self, i: usize) -> Arc<str> {
+        self.format.columns()[i].name.clone()
+    }
+
+    /// Reports a bad value, unless the line has the wrong number of fields: that is the
+    /// likelier cause, and the more useful message.
+    #[cold]
+    fn bad_value(&mut self, line: &[u8], reason: Malformed) -> Result<()> {
+        let found = line.split(|&b| b == b' ').filter(|t| !t.is_empty()).count();
+        let expected = self.kinds.len();
+        if found != expected {
+            return self.malformed(Malformed::FieldCount { expected, found });
+        }
+        self.malformed(reason)
+    }
+
+    #[cold]
+    fn malformed(&mut self, reason: Malformed) -> Result<()> {
+        self.stats.malformed += 1;
+        let line = MalformedLine {
+            position: Position {
+                source: self.source.clone(),
+                line: self.line,
+                byte: self.line_start,
+            },
+            reason,
+        };
+        if self.opts.strict {
+            return Err(Error::new(ErrorKind::Malformed(line)));
+        }
+        if self.malformed.len() < self.opts.max_reported {
+            self.malformed.push(line);
+        }
+        Ok(())
+    }
+}

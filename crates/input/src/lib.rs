@@ -1,0 +1,19 @@
+//! Local inputs for vpcflow: files and stdin, plain text, gzip (multi-member, as S3 objects
+//! are) and Parquet (AWS's Parquet delivery, or vpcflow's own), decoded on worker threads.
+//!
+//! # A tour
+//! - [`Input`]: a path or `-` for stdin.
+//! - [`open`]: sniffs the first bytes (gzip magic `1f 8b`, Parquet magic `PAR1`) and returns an
+//!   [`Opened`] source.
+//! - [`decode_source`]: runs one opened source through a [`Decoder`](vpcflow_core::Decoder),
+//!   handing each batch to a callback and reporting how far it got.
+//! - [`for_each_batch`]: decodes many inputs on `threads` worker threads, each with its own
+//!   decoder, and calls a shared callback with every batch as it is produced.
+#![deny(missing_docs)]
+
+mod open;
+mod parquet_in;
+mod run;
+
+pub use open::{Compression, Input, Opened, open};
+pub use run::{RunOptions, SourceReport, decode_source, for_each_batch};

@@ -1,0 +1,159 @@
+use std::fmt;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+use flate2::bufread::MultiGzDecoder;
+
+/// Read buffer size for files and decompressed streams.
+const BUF_SIZE: usize = 256 * 1024;
+
+/// A local input: a file, or standard input.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input {
+    /// Standard input (`-`).
+    Stdin,
+    /// A file.
+    Path(PathBuf),
+}
+
+impl Input {
+    /// `-` is stdin; anything else is a path.
+    pub fn parse(arg: &str) -> Input {
+        if arg == "-" {
+            Input::Stdin
+        } else {
+            Input::Path(PathBuf::from(arg))
+        }
+    }
+
+    /// The name used in reports: the path as given, or `<stdin>`.
+    pub fn name(&self) -> String {
+        match self {
+            Input::Stdin => "<stdin>".to_owned(),
+            Input::Path(p) => p.display().to_string(),
+        }
+    }
+}
+
+impl fmt::Display for Input {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+/// How an input's bytes are stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compression {
+    /// Plain text.
+    None,
+    /// gzip, one member or many.
+    Gzip,
+}
+
+/// An opened input, ready to decode.
+pub enum Opened {
+    /// Flow-log text (maybe decompressed on the fly).
+    Text {
+        /// The text.
+        reader: Box<dyn BufRead + Send>,
+        /// How it was stored.
+        compression: Compression,
+        /// Compressed bytes read so far, for reporting how far a broken stream got.
+        raw_bytes: Arc<AtomicU64>,
+    },
+    /// A Parquet file on disk.
+    ParquetFile(File),
+    /// A Parquet file read whole into memory (from stdin).
+    ParquetBytes(Bytes),
+}
+
+impl fmt::Debug for Opened {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Opened::Text { compression, .. } => write!(f, "Opened::Text({compression:?})"),
+            Opened::ParquetFile(_) | Opened::ParquetBytes(_) => write!(f, "Opened::Parquet"),
+        }
+    }
+}
+
+/// Counts the bytes read through it.
+struct Counting<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Opens an input and sniffs what it holds: gzip by its magic bytes, Parquet by `PAR1`,
+/// otherwise text.
+pub fn open(input: &Input) -> io::Result<Opened> {
+    let raw: Box<dyn Read + Send> = match input {
+        Input::Stdin => Box::new(io::stdin()),
+        Input::Path(path) => Box::new(File::open(path)?),
+    };
+    open_reader(raw, matches!(input, Input::Path(_)).then(|| input.clone()))
+}
+
+/// Opens any byte stream the way [`open`] opens a file. `reopen` names a file Parquet can be
+/// read from without loading it into memory.
+pub fn open_reader(mut raw: Box<dyn Read + Send>, reopen: Option<Input>) -> io::Result<Opened> {
+    let head = read_head(&mut raw)?;
+    if head.starts_with(b"PAR1") {
+        return match reopen {
+            Some(Input::Path(path)) => Ok(Opened::ParquetFile(File::open(path)?)),
+            _ => {
+                let mut all = head;
+                raw.read_to_end(&mut all)?;
+                Ok(Opened::ParquetBytes(Bytes::from(all)))
+            }
+        };
+    }
+    let gzip = head.starts_with(&[0x1f, 0x8b]);
+    let raw_bytes = Arc::new(AtomicU64::new(0));
+    let buffered = BufReader::with_capacity(
+        BUF_SIZE,
+        Counting {
+            inner: io::Cursor::new(head).chain(raw),
+            count: raw_bytes.clone(),
+        },
+    );
+    let (reader, compression): (Box<dyn BufRead + Send>, _) = if gzip {
+        let gz = MultiGzDecoder::new(buffered);
+        (
+            Box::new(BufReader::with_capacity(BUF_SIZE, gz)),
+            Compression::Gzip,
+        )
+    } else {
+        (Box::new(buffered), Compression::None)
+    };
+    Ok(Opened::Text {
+        reader,
+        compression,
+        raw_bytes,
+    })
+}
+
+/// Reads the first four bytes (fewer at end of input), however the stream delivers them.
+fn read_head(raw: &mut dyn Read) -> io::Result<Vec<u8>> {
+    let mut head = [0u8; 4];
+    let mut filled = 0;
+    while filled < head.len() {
+        match raw.read(&mut head[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(head[..filled].to_vec())
+}

@@ -1,0 +1,39 @@
+# vpcflow tasks. `just` lists them; `just ci` runs exactly what CI runs (scripts/test.sh).
+
+export CARGO_TARGET_DIR := env_var_or_default("CARGO_TARGET_DIR", env_var("HOME") + "/.cache/vpcflow-target")
+
+# List the recipes.
+default:
+    @just --list
+
+# Everything CI runs: fmt, clippy, doc, bench build, tests.
+ci:
+    scripts/test.sh
+
+# Check formatting.
+fmt:
+    cargo fmt --all -- --check
+
+# Clippy with warnings as errors.
+lint:
+    cargo clippy --workspace --all-targets --locked -- -D warnings
+
+# Build the docs with warnings as errors.
+doc:
+    RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+
+# Run the tests (installs moto, pyarrow and duckdb if missing).
+test:
+    scripts/test.sh --quick
+
+# Build the benchmarks without running them.
+bench-check:
+    cargo bench --workspace --no-run --locked
+
+# Run the criterion benchmarks.
+bench:
+    cargo bench --workspace
+
+# The README's first command: verdicts on the bundled scenario.
+demo:
+    cargo run --release -q -- parse --output table testdata/decode/v2.log
