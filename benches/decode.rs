@@ -1,1 +1,101 @@
-fn main() {}
+//! Decode throughput: flow-log text to Arrow batches, on generated v2 and v5 samples.
+//!
+//! Every benchmark asserts the record count it decoded, so a broken path cannot post a fast
+//! time. Run with `cargo bench --bench decode`.
+
+use std::hint::black_box;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use vpcflow_core::{Decoder, DecoderOptions, LogFormat};
+use vpcflow_generate::{Generator, Options, v5_format};
+
+const RECORDS: u64 = 200_000;
+
+fn sample(format: LogFormat) -> Vec<u8> {
+    let mut out = Vec::new();
+    Generator::new(Options {
+        records: RECORDS,
+        format,
+        ..Options::default()
+    })
+    .write_to(&mut out)
+    .expect("writing to memory");
+    out
+}
+
+/// Feeds `input` in 256 KiB slices, as the file reader does, and counts records.
+fn decode_all(input: &[u8], format: &LogFormat) -> u64 {
+    let mut decoder = Decoder::new(DecoderOptions {
+        format: Some(format.clone()),
+        ..DecoderOptions::default()
+    });
+    decoder.begin_source("bench");
+    let mut rows = 0;
+    for chunk in input.chunks(256 * 1024) {
+        let mut chunk = chunk;
+        while !chunk.is_empty() {
+            let n = decoder.decode(chunk).expect("not strict");
+            chunk = &chunk[n..];
+            if decoder.is_full()
+                && let Some(batch) = decoder.flush()
+            {
+                rows += black_box(batch).num_rows() as u64;
+            }
+        }
+    }
+    decoder.finish().expect("not strict");
+    rows += decoder.flush().map_or(0, |b| b.num_rows() as u64);
+    assert_eq!(decoder.stats().malformed, 0);
+    rows
+}
+
+fn bench_decode(c: &mut Criterion) {
+    let mut group = c.benchmark_group("decode");
+    for (name, format) in [("v2", LogFormat::default_v2()), ("v5", v5_format())] {
+        let input = sample(format.clone());
+        group.throughput(Throughput::Bytes(input.len() as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(name), &input, |b, input| {
+            b.iter(|| assert_eq!(decode_all(input, &format), RECORDS));
+        });
+    }
+    group.finish();
+}
+
+/// The integer fields of the v2 sample, parsed by the hand-written loop and by nom.
+fn bench_integers(c: &mut Criterion) {
+    let input = sample(LogFormat::default_v2());
+    let tokens: Vec<&[u8]> = input
+        .split(|&b| b == b' ' || b == b'\n')
+        .filter(|t| !t.is_empty() && t[0].is_ascii_digit() && !t.contains(&b'.'))
+        .collect();
+    let bytes: usize = tokens.iter().map(|t| t.len()).sum();
+    let expected: u64 = tokens
+        .iter()
+        .map(|t| std::str::from_utf8(t).unwrap().parse::<u64>().unwrap())
+        .fold(0, u64::wrapping_add);
+    let mut group = c.benchmark_group("integers");
+    group.throughput(Throughput::Bytes(bytes as u64));
+    group.bench_function("hand-written", |b| {
+        b.iter(|| {
+            let sum = tokens.iter().fold(0u64, |acc, t| {
+                acc.wrapping_add(vpcflow_core::value::parse_uint(t, u64::MAX).unwrap())
+            });
+            assert_eq!(sum, expected);
+        });
+    });
+    group.bench_function("nom", |b| {
+        b.iter(|| {
+            let sum = tokens.iter().fold(0u64, |acc, t| {
+                let (rest, v) =
+                    nom::character::complete::u64::<_, nom::error::Error<&[u8]>>(*t).unwrap();
+                assert!(rest.is_empty());
+                acc.wrapping_add(v)
+            });
+            assert_eq!(sum, expected);
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_decode, bench_integers);
+criterion_main!(benches);

@@ -34,6 +34,63 @@ Inputs are plain text, gzip (detected by its magic bytes, multi-member included)
 The format comes from --log-format, else the file's header line (S3 objects have one), else
 the default version 2 format.")]
     Parse(ParseArgs),
+
+    /// Write deterministic synthetic flow logs (for benchmarks and examples).
+    #[command(after_help = "\
+Examples:
+  vpcflow generate --records 5000000 --out flows.log
+  vpcflow generate --records 1000000 --format v5 --header --gzip --out flows.log.gz
+  vpcflow generate --records 100000 --endpoints 20 --catalogue endpoints.toml --out flows.log
+
+The same options and --seed always give the same bytes.")]
+    Generate(GenerateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// How many records.
+    #[arg(long, default_value_t = 100_000)]
+    pub records: u64,
+
+    /// `v2` (the default format), `v5` (every v2–v5 field) or a custom '${field} …' format.
+    #[arg(long, default_value = "v2")]
+    pub format: String,
+
+    /// The share of client–endpoint pairs that are blocked (0 to 1).
+    #[arg(long, default_value_t = 0.2)]
+    pub reject_share: f64,
+
+    /// How many database endpoints.
+    #[arg(long, default_value_t = 20)]
+    pub endpoints: usize,
+
+    /// How many clients.
+    #[arg(long, default_value_t = 50)]
+    pub clients: usize,
+
+    /// The random seed.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+
+    /// Start with a header line naming the fields, as S3 objects do.
+    #[arg(long)]
+    pub header: bool,
+
+    /// gzip the output.
+    #[arg(long)]
+    pub gzip: bool,
+
+    /// Write here instead of stdout.
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+
+    /// Overwrite --out if it exists.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Also write the endpoint catalogue (for `verdict --endpoints`) to this file.
+    #[arg(long, value_name = "PATH")]
+    pub catalogue: Option<PathBuf>,
 }
 
 /// Options every command that decodes flow logs shares.

@@ -5,6 +5,7 @@
 //! pair; 2 an error (bad arguments, unreadable input, a malformed line under `--strict`).
 
 mod args;
+mod generate_cmd;
 mod output;
 mod parse_cmd;
 
@@ -23,6 +24,7 @@ fn main() -> ExitCode {
     init_logging(cli.verbose);
     let result = match cli.command {
         Command::Parse(args) => parse_cmd::run(args),
+        Command::Generate(args) => generate_cmd::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -10,25 +10,122 @@ use arrow_array::{
     ArrayRef, DictionaryArray, FixedSizeBinaryArray, PrimitiveArray, StringArray,
     TimestampSecondArray,
 };
-use arrow_buffer::{Buffer, NullBufferBuilder, OffsetBuffer, ScalarBuffer};
+use arrow_buffer::{BooleanBufferBuilder, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use hashbrown::DefaultHashBuilder;
 use hashbrown::HashTable;
 use std::hash::BuildHasher;
 
 use crate::field::Kind;
+use crate::value::{self, ValueError};
 
-/// A value parsed from one field, before it is committed to its column.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) enum Parsed {
-    /// `-`
-    #[default]
-    Null,
-    /// An integer, already range-checked for the column.
-    Int(u64),
-    /// An address as 16 bytes.
-    Ip([u8; 16]),
-    /// A text value: the byte range within the line, already checked to be UTF-8.
-    Text(u32, u32),
+/// Why a field's token could not be appended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BadValue {
+    /// Not a number / not an address.
+    Invalid,
+    /// A number too large for the column.
+    Overflow,
+    /// Text that is not UTF-8.
+    Utf8,
+}
+
+/// Moves `pos` past the token that starts there; returns whether it was all ASCII.
+#[inline(always)]
+fn skip_token(line: &[u8], pos: &mut usize) -> bool {
+    let mut high = 0u8;
+    while *pos < line.len() {
+        let b = line[*pos];
+        if b == b' ' {
+            break;
+        }
+        high |= b;
+        *pos += 1;
+    }
+    high < 0x80
+}
+
+/// Scans an unsigned integer token at `pos`, no larger than `max`.
+#[inline(always)]
+fn scan_uint(line: &[u8], pos: &mut usize, max: u64) -> Result<u64, BadValue> {
+    let start = *pos;
+    let mut value: u64 = 0;
+    while *pos < line.len() {
+        let digit = line[*pos].wrapping_sub(b'0');
+        if digit > 9 {
+            break;
+        }
+        value = value.wrapping_mul(10).wrapping_add(digit as u64);
+        *pos += 1;
+    }
+    let digits = *pos - start;
+    if *pos < line.len() && line[*pos] != b' ' {
+        skip_token(line, pos);
+        return Err(BadValue::Invalid);
+    }
+    if digits == 0 {
+        return Err(BadValue::Invalid);
+    }
+    if digits > 19 {
+        // Past 19 digits the fast loop may have wrapped: check it the slow way.
+        return value::parse_uint(&line[start..*pos], max).map_err(|e| match e {
+            ValueError::Invalid => BadValue::Invalid,
+            ValueError::Overflow => BadValue::Overflow,
+        });
+    }
+    if value > max {
+        return Err(BadValue::Overflow);
+    }
+    Ok(value)
+}
+
+/// Scans an address token at `pos` into 16 bytes (IPv4 as IPv4-mapped IPv6).
+#[inline(always)]
+fn scan_ip(line: &[u8], pos: &mut usize) -> Result<[u8; 16], BadValue> {
+    let start = *pos;
+    // IPv4 fast path: four dotted octets, no leading zeros.
+    let mut octets = [0u8; 4];
+    let mut octet = 0usize;
+    let mut value: u32 = 0;
+    let mut digits = 0u32;
+    let mut ok = true;
+    while *pos < line.len() {
+        let b = line[*pos];
+        if b == b' ' {
+            break;
+        }
+        let d = b.wrapping_sub(b'0');
+        if d <= 9 {
+            if digits > 0 && value == 0 {
+                ok = false;
+            }
+            value = value * 10 + d as u32;
+            digits += 1;
+            if value > 255 {
+                ok = false;
+            }
+        } else if b == b'.' && digits > 0 && octet < 3 {
+            octets[octet] = value as u8;
+            octet += 1;
+            value = 0;
+            digits = 0;
+        } else {
+            ok = false;
+        }
+        if !ok {
+            skip_token(line, pos);
+            break;
+        }
+        *pos += 1;
+    }
+    if ok && octet == 3 && digits > 0 {
+        octets[3] = value as u8;
+        let mut out = [0u8; 16];
+        out[10] = 0xff;
+        out[11] = 0xff;
+        out[12..].copy_from_slice(&octets);
+        return Ok(out);
+    }
+    value::parse_ip(&line[start..*pos]).map_err(|_| BadValue::Invalid)
 }
 
 /// Interns repeated strings into one dictionary per batch.
@@ -97,143 +194,238 @@ impl Interner {
     }
 }
 
+/// Rows that are null in a column: rare in flow logs, so a list beats a bitmap written per row.
+#[derive(Debug, Default)]
+pub(crate) struct Nulls(Vec<u32>);
+
+impl Nulls {
+    #[inline]
+    fn push(&mut self, row: usize) {
+        self.0.push(row as u32);
+    }
+
+    fn truncate(&mut self, rows: usize) {
+        while self.0.last().is_some_and(|&r| r as usize >= rows) {
+            self.0.pop();
+        }
+    }
+
+    fn finish(&mut self, rows: usize) -> Option<NullBuffer> {
+        if self.0.is_empty() {
+            return None;
+        }
+        let mut bits = BooleanBufferBuilder::new(rows);
+        bits.append_n(rows, true);
+        for &r in &self.0 {
+            bits.set_bit(r as usize, false);
+        }
+        self.0.clear();
+        Some(NullBuffer::new(bits.finish()))
+    }
+}
+
+/// Values of a fixed-width column, written by row index into a buffer sized for a whole batch.
+#[derive(Debug)]
+pub(crate) struct Fixed<T> {
+    values: Vec<T>,
+    nulls: Nulls,
+}
+
+impl<T: Copy + Default> Fixed<T> {
+    fn new(capacity: usize) -> Fixed<T> {
+        Fixed {
+            values: vec![T::default(); capacity],
+            nulls: Nulls::default(),
+        }
+    }
+
+    #[inline(always)]
+    fn set(&mut self, row: usize, value: T) {
+        if row < self.values.len() {
+            self.values[row] = value;
+        } else {
+            self.values.push(value);
+        }
+    }
+
+    fn null(&mut self, row: usize) {
+        self.set(row, T::default());
+        self.nulls.push(row);
+    }
+
+    fn finish(&mut self, rows: usize, capacity: usize) -> (ScalarBuffer<T>, Option<NullBuffer>)
+    where
+        T: arrow_buffer::ArrowNativeType,
+    {
+        let mut values = std::mem::replace(&mut self.values, vec![T::default(); capacity]);
+        values.truncate(rows);
+        (ScalarBuffer::from(values), self.nulls.finish(rows))
+    }
+}
+
 /// The storage of one column while a batch is built.
 #[derive(Debug)]
 pub(crate) enum ColumnBuilder {
-    UInt8(Vec<u8>, NullBufferBuilder),
-    UInt16(Vec<u16>, NullBufferBuilder),
-    UInt64(Vec<u64>, NullBufferBuilder),
-    Timestamp(Vec<i64>, NullBufferBuilder),
-    Ip(Vec<u8>, NullBufferBuilder),
-    Dict(Vec<i32>, NullBufferBuilder, Box<Interner>),
-    Text(Vec<i32>, Vec<u8>, NullBufferBuilder),
+    UInt8(Fixed<u8>),
+    UInt16(Fixed<u16>),
+    UInt64(Fixed<u64>),
+    Timestamp(Fixed<i64>),
+    Ip(Fixed<[u8; 16]>),
+    Dict(Fixed<i32>, Box<Interner>),
+    Text(Vec<i32>, Vec<u8>, Nulls),
+}
+
+#[cold]
+fn checked_utf8(token: &[u8]) -> Result<&[u8], BadValue> {
+    std::str::from_utf8(token)
+        .map(str::as_bytes)
+        .map_err(|_| BadValue::Utf8)
 }
 
 impl ColumnBuilder {
     pub(crate) fn new(kind: Kind, capacity: usize) -> ColumnBuilder {
-        let nulls = NullBufferBuilder::new(capacity);
         match kind {
-            Kind::UInt8 => ColumnBuilder::UInt8(Vec::with_capacity(capacity), nulls),
-            Kind::UInt16 => ColumnBuilder::UInt16(Vec::with_capacity(capacity), nulls),
-            Kind::UInt64 => ColumnBuilder::UInt64(Vec::with_capacity(capacity), nulls),
-            Kind::Timestamp => ColumnBuilder::Timestamp(Vec::with_capacity(capacity), nulls),
-            Kind::Ip => ColumnBuilder::Ip(Vec::with_capacity(capacity * 16), nulls),
-            Kind::Dict => ColumnBuilder::Dict(Vec::with_capacity(capacity), nulls, Box::default()),
+            Kind::UInt8 => ColumnBuilder::UInt8(Fixed::new(capacity)),
+            Kind::UInt16 => ColumnBuilder::UInt16(Fixed::new(capacity)),
+            Kind::UInt64 => ColumnBuilder::UInt64(Fixed::new(capacity)),
+            Kind::Timestamp => ColumnBuilder::Timestamp(Fixed::new(capacity)),
+            Kind::Ip => ColumnBuilder::Ip(Fixed::new(capacity)),
+            Kind::Dict => ColumnBuilder::Dict(Fixed::new(capacity), Box::default()),
             Kind::Text => {
                 let mut offsets = Vec::with_capacity(capacity + 1);
                 offsets.push(0);
-                ColumnBuilder::Text(offsets, Vec::with_capacity(capacity * 8), nulls)
+                ColumnBuilder::Text(offsets, Vec::with_capacity(capacity * 8), Nulls::default())
             }
         }
     }
 
-    /// Appends one parsed value. `line` is the record's bytes, for text ranges.
-    #[inline]
-    pub(crate) fn append(&mut self, value: Parsed, line: &[u8]) {
-        macro_rules! primitive {
-            ($values:expr, $nulls:expr, $t:ty) => {
-                match value {
-                    Parsed::Int(v) => {
-                        $values.push(v as $t);
-                        $nulls.append_non_null();
-                    }
-                    _ => {
-                        $values.push(<$t>::default());
-                        $nulls.append_null();
-                    }
-                }
-            };
+    /// Parses the token at `pos` (which is not a space) into row `row`, moving `pos` past it.
+    /// On error `pos` is past the token and the row is left to be overwritten.
+    #[inline(always)]
+    pub(crate) fn parse_append(
+        &mut self,
+        row: usize,
+        line: &[u8],
+        pos: &mut usize,
+    ) -> Result<(), BadValue> {
+        let is_null = line[*pos] == b'-' && (*pos + 1 == line.len() || line[*pos + 1] == b' ');
+        if is_null {
+            *pos += 1;
+            self.append_null(row);
+            return Ok(());
         }
         match self {
-            ColumnBuilder::UInt8(values, nulls) => primitive!(values, nulls, u8),
-            ColumnBuilder::UInt16(values, nulls) => primitive!(values, nulls, u16),
-            ColumnBuilder::UInt64(values, nulls) => primitive!(values, nulls, u64),
-            ColumnBuilder::Timestamp(values, nulls) => primitive!(values, nulls, i64),
-            ColumnBuilder::Ip(values, nulls) => match value {
-                Parsed::Ip(bytes) => {
-                    values.extend_from_slice(&bytes);
-                    nulls.append_non_null();
-                }
-                _ => {
-                    values.extend_from_slice(&[0; 16]);
-                    nulls.append_null();
-                }
-            },
-            ColumnBuilder::Dict(keys, nulls, interner) => match value {
-                Parsed::Text(start, end) => {
-                    keys.push(interner.intern(&line[start as usize..end as usize]));
-                    nulls.append_non_null();
-                }
-                _ => {
-                    keys.push(0);
-                    nulls.append_null();
-                }
-            },
-            ColumnBuilder::Text(offsets, data, nulls) => {
-                if let Parsed::Text(start, end) = value {
-                    data.extend_from_slice(&line[start as usize..end as usize]);
-                    nulls.append_non_null();
+            ColumnBuilder::UInt8(c) => c.set(row, scan_uint(line, pos, u8::MAX as u64)? as u8),
+            ColumnBuilder::UInt16(c) => c.set(row, scan_uint(line, pos, u16::MAX as u64)? as u16),
+            ColumnBuilder::UInt64(c) => c.set(row, scan_uint(line, pos, u64::MAX)?),
+            ColumnBuilder::Timestamp(c) => {
+                c.set(row, scan_uint(line, pos, i64::MAX as u64)? as i64)
+            }
+            ColumnBuilder::Ip(c) => c.set(row, scan_ip(line, pos)?),
+            ColumnBuilder::Dict(keys, interner) => {
+                let start = *pos;
+                let token = if skip_token(line, pos) {
+                    &line[start..*pos]
                 } else {
-                    nulls.append_null();
-                }
+                    checked_utf8(&line[start..*pos])?
+                };
+                keys.set(row, interner.intern(token));
+            }
+            ColumnBuilder::Text(offsets, data, _) => {
+                let start = *pos;
+                let token = if skip_token(line, pos) {
+                    &line[start..*pos]
+                } else {
+                    checked_utf8(&line[start..*pos])?
+                };
+                data.extend_from_slice(token);
                 offsets.push(data.len() as i32);
             }
         }
+        Ok(())
     }
 
-    /// Hands the buffered values to Arrow and starts over with `capacity` reserved.
-    pub(crate) fn finish(&mut self, capacity: usize) -> ArrayRef {
-        fn take<T>(values: &mut Vec<T>, capacity: usize) -> Vec<T> {
-            std::mem::replace(values, Vec::with_capacity(capacity))
-        }
+    fn append_null(&mut self, row: usize) {
         match self {
-            ColumnBuilder::UInt8(values, nulls) => Arc::new(PrimitiveArray::<UInt8Type>::new(
-                ScalarBuffer::from(take(values, capacity)),
-                nulls.finish(),
-            )),
-            ColumnBuilder::UInt16(values, nulls) => Arc::new(PrimitiveArray::<UInt16Type>::new(
-                ScalarBuffer::from(take(values, capacity)),
-                nulls.finish(),
-            )),
-            ColumnBuilder::UInt64(values, nulls) => Arc::new(PrimitiveArray::<UInt64Type>::new(
-                ScalarBuffer::from(take(values, capacity)),
-                nulls.finish(),
-            )),
-            ColumnBuilder::Timestamp(values, nulls) => Arc::new(
-                TimestampSecondArray::new(
-                    ScalarBuffer::from(take(values, capacity)),
-                    nulls.finish(),
+            ColumnBuilder::UInt8(c) => c.null(row),
+            ColumnBuilder::UInt16(c) => c.null(row),
+            ColumnBuilder::UInt64(c) => c.null(row),
+            ColumnBuilder::Timestamp(c) => c.null(row),
+            ColumnBuilder::Ip(c) => c.null(row),
+            ColumnBuilder::Dict(keys, _) => keys.null(row),
+            ColumnBuilder::Text(offsets, data, nulls) => {
+                offsets.push(data.len() as i32);
+                nulls.push(row);
+            }
+        }
+    }
+
+    /// Forgets anything written past the first `rows` rows (a record that turned out
+    /// malformed).
+    pub(crate) fn truncate(&mut self, rows: usize) {
+        match self {
+            ColumnBuilder::UInt8(c) => c.nulls.truncate(rows),
+            ColumnBuilder::UInt16(c) => c.nulls.truncate(rows),
+            ColumnBuilder::UInt64(c) => c.nulls.truncate(rows),
+            ColumnBuilder::Timestamp(c) => c.nulls.truncate(rows),
+            ColumnBuilder::Ip(c) => c.nulls.truncate(rows),
+            ColumnBuilder::Dict(keys, _) => keys.nulls.truncate(rows),
+            ColumnBuilder::Text(offsets, data, nulls) => {
+                offsets.truncate(rows + 1);
+                data.truncate(offsets[rows] as usize);
+                nulls.truncate(rows);
+            }
+        }
+    }
+
+    /// Hands the first `rows` values to Arrow and starts over with `capacity` reserved.
+    pub(crate) fn finish(&mut self, rows: usize, capacity: usize) -> ArrayRef {
+        match self {
+            ColumnBuilder::UInt8(c) => {
+                let (values, nulls) = c.finish(rows, capacity);
+                Arc::new(PrimitiveArray::<UInt8Type>::new(values, nulls))
+            }
+            ColumnBuilder::UInt16(c) => {
+                let (values, nulls) = c.finish(rows, capacity);
+                Arc::new(PrimitiveArray::<UInt16Type>::new(values, nulls))
+            }
+            ColumnBuilder::UInt64(c) => {
+                let (values, nulls) = c.finish(rows, capacity);
+                Arc::new(PrimitiveArray::<UInt64Type>::new(values, nulls))
+            }
+            ColumnBuilder::Timestamp(c) => {
+                let (values, nulls) = c.finish(rows, capacity);
+                Arc::new(TimestampSecondArray::new(values, nulls).with_timezone("UTC"))
+            }
+            ColumnBuilder::Ip(c) => {
+                let nulls = c.nulls.finish(rows);
+                let mut values = std::mem::replace(&mut c.values, vec![[0; 16]; capacity]);
+                values.truncate(rows);
+                let bytes: Vec<u8> = values.into_iter().flatten().collect();
+                Arc::new(
+                    FixedSizeBinaryArray::try_new(16, Buffer::from_vec(bytes), nulls)
+                        .expect("16 bytes per row"),
                 )
-                .with_timezone("UTC"),
-            ),
-            ColumnBuilder::Ip(values, nulls) => Arc::new(
-                FixedSizeBinaryArray::try_new(
-                    16,
-                    Buffer::from_vec(take(values, capacity * 16)),
-                    nulls.finish(),
-                )
-                .expect("16 bytes per row"),
-            ),
-            ColumnBuilder::Dict(keys, nulls, interner) => {
-                let keys = PrimitiveArray::<Int32Type>::new(
-                    ScalarBuffer::from(take(keys, capacity)),
-                    nulls.finish(),
-                );
+            }
+            ColumnBuilder::Dict(keys, interner) => {
+                let (keys, nulls) = keys.finish(rows, capacity);
+                let keys = PrimitiveArray::<Int32Type>::new(keys, nulls);
                 Arc::new(
                     DictionaryArray::<Int32Type>::try_new(keys, Arc::new(interner.finish()))
                         .expect("keys index the interned values"),
                 )
             }
             ColumnBuilder::Text(offsets, data, nulls) => {
+                let nulls = nulls.finish(rows);
                 let mut fresh = Vec::with_capacity(capacity + 1);
                 fresh.push(0);
                 let offsets = std::mem::replace(offsets, fresh);
-                let data = take(data, capacity * 8);
+                let data = std::mem::replace(data, Vec::with_capacity(capacity * 8));
                 Arc::new(
                     StringArray::try_new(
                         OffsetBuffer::new(ScalarBuffer::from(offsets)),
                         Buffer::from_vec(data),
-                        nulls.finish(),
+                        nulls,
                     )
                     .expect("text values are checked UTF-8"),
                 )

@@ -14,11 +14,10 @@ use std::sync::Arc;
 use arrow_array::RecordBatch;
 use memchr::memchr;
 
-use crate::builder::{ColumnBuilder, Parsed};
+use crate::builder::{BadValue, ColumnBuilder};
 use crate::error::{Error, ErrorKind, Malformed, MalformedLine, Position, Result};
 use crate::field::Kind;
 use crate::format::LogFormat;
-use crate::value::{self, ValueError};
 
 /// How a [`Decoder`] behaves.
 #[derive(Clone, Debug)]
@@ -107,7 +106,6 @@ pub struct Decoder {
     pending_format: Option<LogFormat>,
     columns: Vec<ColumnBuilder>,
     kinds: Vec<Kind>,
-    scratch: Vec<Parsed>,
     rows: usize,
     partial: Vec<u8>,
     skipping: bool,
@@ -130,7 +128,6 @@ impl Decoder {
             pending_format: None,
             columns: Vec::new(),
             kinds: Vec::new(),
-            scratch: Vec::new(),
             rows: 0,
             partial: Vec::new(),
             skipping: false,
@@ -159,7 +156,6 @@ impl Decoder {
             .iter()
             .map(|&k| ColumnBuilder::new(k, capacity))
             .collect();
-        self.scratch = vec![Parsed::Null; self.kinds.len()];
         self.format = format;
     }
 
@@ -322,10 +318,11 @@ impl Decoder {
             None
         } else {
             let capacity = self.opts.batch_size.max(1);
+            let rows = self.rows;
             let arrays = self
                 .columns
                 .iter_mut()
-                .map(|c| c.finish(capacity))
+                .map(|c| c.finish(rows, capacity))
                 .collect();
             self.rows = 0;
             Some(
@@ -381,89 +378,64 @@ impl Decoder {
     fn record(&mut self, line: &[u8]) -> Result<()> {
         let n = line.len();
         let mut pos = 0;
-        for i in 0..self.kinds.len() {
+        let expected = self.columns.len();
+        for i in 0..expected {
             while pos < n && line[pos] == b' ' {
                 pos += 1;
             }
             if pos == n {
-                let expected = self.kinds.len();
-                return self.malformed(Malformed::FieldCount { expected, found: i });
+                return self.reject_record(i, line, Malformed::FieldCount { expected, found: i });
             }
-            let start = pos;
-            while pos < n && line[pos] != b' ' {
-                pos += 1;
+            if let Err(bad) = self.columns[i].parse_append(self.rows, line, &mut pos) {
+                let field = self.field_name(i);
+                let reason = match bad {
+                    BadValue::Invalid if self.kinds[i] == Kind::Ip => {
+                        Malformed::BadAddress { field }
+                    }
+                    BadValue::Invalid => Malformed::BadInteger { field },
+                    BadValue::Overflow => Malformed::IntegerOverflow { field },
+                    BadValue::Utf8 => Malformed::BadUtf8 { field },
+                };
+                return self.reject_record(i, line, reason);
             }
-            let token = &line[start..pos];
-            let parsed = if token == b"-" {
-                Parsed::Null
-            } else {
-                match self.kinds[i] {
-                    kind @ (Kind::UInt8 | Kind::UInt16 | Kind::UInt64 | Kind::Timestamp) => {
-                        let max = kind.max_value().unwrap_or(u64::MAX);
-                        match value::parse_uint(token, max) {
-                            Ok(v) => Parsed::Int(v),
-                            Err(ValueError::Invalid) => {
-                                let field = self.field_name(i);
-                                return self.bad_value(line, Malformed::BadInteger { field });
-                            }
-                            Err(ValueError::Overflow) => {
-                                let field = self.field_name(i);
-                                return self.bad_value(line, Malformed::IntegerOverflow { field });
-                            }
-                        }
-                    }
-                    Kind::Ip => match value::parse_ip(token) {
-                        Ok(ip) => Parsed::Ip(ip),
-                        Err(_) => {
-                            let field = self.field_name(i);
-                            return self.bad_value(line, Malformed::BadAddress { field });
-                        }
-                    },
-                    Kind::Dict | Kind::Text => {
-                        if !token.is_ascii() && std::str::from_utf8(token).is_err() {
-                            let field = self.field_name(i);
-                            return self.bad_value(line, Malformed::BadUtf8 { field });
-                        }
-                        Parsed::Text(start as u32, pos as u32)
-                    }
-                }
-            };
-            self.scratch[i] = parsed;
         }
         while pos < n && line[pos] == b' ' {
             pos += 1;
         }
         if pos < n {
-            let found = self.kinds.len()
-                + line[pos..]
-                    .split(|&b| b == b' ')
-                    .filter(|t| !t.is_empty())
-                    .count();
-            let expected = self.kinds.len();
-            return self.malformed(Malformed::FieldCount { expected, found });
-        }
-        for (column, &value) in self.columns.iter_mut().zip(&self.scratch) {
-            column.append(value, line);
+            let found = line.split(|&b| b == b' ').filter(|t| !t.is_empty()).count();
+            return self.reject_record(expected, line, Malformed::FieldCount { expected, found });
         }
         self.rows += 1;
         self.stats.records += 1;
         Ok(())
     }
 
-    fn field_name(&self, i: usize) -> Arc<str> {
-        self.format.columns()[i].name.clone()
+    /// Takes back the first `appended` columns of a record that turned out malformed, and
+    /// reports it. A bad value on a line with the wrong number of fields is reported as the
+    /// field count: the likelier cause, and the more useful message.
+    #[cold]
+    fn reject_record(&mut self, appended: usize, line: &[u8], reason: Malformed) -> Result<()> {
+        for column in &mut self.columns[..appended] {
+            column.truncate(self.rows);
+        }
+        let reason = match reason {
+            Malformed::FieldCount { .. } => reason,
+            other => {
+                let found = line.split(|&b| b == b' ').filter(|t| !t.is_empty()).count();
+                let expected = self.kinds.len();
+                if found == expected {
+                    other
+                } else {
+                    Malformed::FieldCount { expected, found }
+                }
+            }
+        };
+        self.malformed(reason)
     }
 
-    /// Reports a bad value, unless the line has the wrong number of fields: that is the
-    /// likelier cause, and the more useful message.
-    #[cold]
-    fn bad_value(&mut self, line: &[u8], reason: Malformed) -> Result<()> {
-        let found = line.split(|&b| b == b' ').filter(|t| !t.is_empty()).count();
-        let expected = self.kinds.len();
-        if found != expected {
-            return self.malformed(Malformed::FieldCount { expected, found });
-        }
-        self.malformed(reason)
+    fn field_name(&self, i: usize) -> Arc<str> {
+        self.format.columns()[i].name.clone()
     }
 
     #[cold]
