@@ -3,6 +3,8 @@
 //! Every benchmark asserts the record count it decoded, so a broken path cannot post a fast
 //! time. Run with `cargo bench --bench decode`.
 
+#![allow(clippy::unwrap_used)]
+
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
