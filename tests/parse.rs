@@ -7,7 +7,7 @@ mod common;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use common::{stderr, stdout, testdata, vpcflow};
+use common::{stderr, stdout, summary_value, testdata, vpcflow};
 
 /// Runs `vpcflow parse` on a file under `testdata/decode/` (with its `.format` file, if any)
 /// and compares the JSON lines with the reviewed golden file beside it.
@@ -133,14 +133,7 @@ fn summary_counts_every_category() {
     args.extend(files.iter().map(|p| p.to_str().unwrap()));
     let out = vpcflow(&args);
     assert_eq!(out.status.code(), Some(0));
-    let text = stdout(&out);
-    let field = |name: &str| -> String {
-        text.lines()
-            .find(|l| l.starts_with(&format!("{name} ")))
-            .unwrap_or_else(|| panic!("no {name} in {text}"))[name.len()..]
-            .trim()
-            .to_owned()
-    };
+    let field = |name: &str| summary_value(&out, name);
     assert_eq!(field("records"), "9");
     assert_eq!(field("ACCEPT"), "3");
     assert_eq!(field("REJECT"), "4");
@@ -201,13 +194,7 @@ fn truncated_gzip_keeps_what_it_decoded_and_fails() {
     let err = stderr(&out);
     assert!(err.contains("cut.log.gz"), "{err}");
     assert!(err.contains("compressed bytes"), "{err}");
-    let records: u64 = stdout(&out)
-        .lines()
-        .find_map(|l| l.strip_prefix("records"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let records: u64 = summary_value(&out, "records").parse().unwrap();
     assert!(records > 0 && records < 2000, "kept {records} records");
     assert!(err.contains(&format!("after {records} records")), "{err}");
 }

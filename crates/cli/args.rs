@@ -35,6 +35,20 @@ The format comes from --log-format, else the file's header line (S3 objects have
 the default version 2 format.")]
     Parse(ParseArgs),
 
+    /// Say, per database endpoint and client, whether connection attempts were blocked, where,
+    /// and since when.
+    #[command(after_help = "\
+Examples:
+  vpcflow verdict --endpoints testdata/rds-sg-patterns/endpoints.toml testdata/rds-sg-patterns/cloudwatch/
+  vpcflow verdict --endpoints endpoints.toml --output json --since 2h logs/*.log.gz
+  vpcflow verdict --endpoints endpoints.toml --since 2026-11-20T00:00:00Z --until 2026-11-21T00:00:00Z s3-export/
+
+Verdicts: blocked (every attempt blocked), allowed (every attempt connected), intermittent
+(some of each; the reason says since when), unanswered (none blocked, none connected).
+Semantics: docs/verdicts.md.
+Exit codes: 0 nothing blocked, 1 some attempt was blocked, 2 error.")]
+    Verdict(VerdictArgs),
+
     /// Write deterministic synthetic flow logs (for benchmarks and examples).
     #[command(after_help = "\
 Examples:
@@ -44,6 +58,56 @@ Examples:
 
 The same options and --seed always give the same bytes.")]
     Generate(GenerateArgs),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum VerdictOutput {
+    /// A table, blocked first.
+    Table,
+    /// One JSON object per client–endpoint pair.
+    Json,
+    /// CSV with a header row.
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct VerdictArgs {
+    /// Flow-log files or directories (read recursively), s3://bucket/prefix locations, or -
+    /// for stdin (the default).
+    #[arg(value_name = "INPUT")]
+    pub inputs: Vec<String>,
+
+    /// The endpoint catalogue (TOML).
+    #[arg(long, value_name = "FILE")]
+    pub endpoints: PathBuf,
+
+    /// What to write.
+    #[arg(short, long, value_enum, default_value_t = VerdictOutput::Table)]
+    pub output: VerdictOutput,
+
+    /// Only records that end at or after this time: RFC 3339, or relative to now (`90s`, `30m`,
+    /// `2h`, `7d`).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+
+    /// Only records that start at or before this time (same forms as --since).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+
+    /// Record finished S3 objects and the verdict state here, and resume from it: a re-run
+    /// skips finished objects, so an interrupted run resumed to the end gives the same verdicts.
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<PathBuf>,
+
+    /// Seconds between checkpoint writes (it is also written at the end).
+    #[arg(long, value_name = "SECS", default_value_t = 5.0, hide = true)]
+    pub checkpoint_every: f64,
+
+    #[command(flatten)]
+    pub decode: DecodeArgs,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }
 
 #[derive(Debug, Args)]
@@ -113,6 +177,36 @@ pub struct DecodeArgs {
     pub batch_size: usize,
 }
 
+/// Where AWS inputs are and how to reach them.
+#[derive(Debug, Args, Default)]
+pub struct AwsArgs {
+    /// AWS region (also: only S3 keys of this region). Default: the standard chain
+    /// (AWS_REGION, the profile).
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// A named profile from ~/.aws/config.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// Send AWS requests here instead (an S3-compatible server, moto, LocalStack). Also read
+    /// from AWS_ENDPOINT_URL. S3 then uses path-style addressing.
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+
+    /// S3 objects fetched and decoded at once.
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    pub concurrency: usize,
+
+    /// Only S3 keys of this account.
+    #[arg(long, value_name = "ID")]
+    pub account: Option<String>,
+
+    /// Only S3 keys of this flow log (fl-…).
+    #[arg(long, value_name = "ID")]
+    pub flow_log_id: Option<String>,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ParseOutput {
     /// One JSON object per record, keyed by AWS's field names.
@@ -129,7 +223,8 @@ pub enum ParseOutput {
 
 #[derive(Debug, Args)]
 pub struct ParseArgs {
-    /// Flow-log files (.log, .log.gz, .parquet), or - for stdin (the default).
+    /// Flow-log files (.log, .log.gz, .parquet), directories (read recursively),
+    /// s3://bucket/prefix locations, or - for stdin (the default).
     #[arg(value_name = "INPUT")]
     pub inputs: Vec<String>,
 
@@ -145,6 +240,18 @@ pub struct ParseArgs {
     #[arg(long)]
     pub force: bool,
 
+    /// Only S3 objects whose key time may hold records at or after this time (RFC 3339 or
+    /// relative: 90s, 30m, 2h, 7d). Records themselves are not filtered.
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+
+    /// Only S3 objects whose key time may hold records at or before this time.
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+
     #[command(flatten)]
     pub decode: DecodeArgs,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }

@@ -8,6 +8,9 @@ mod args;
 mod generate_cmd;
 mod output;
 mod parse_cmd;
+mod s3_run;
+mod time;
+mod verdict_cmd;
 
 use std::io::ErrorKind;
 use std::process::ExitCode;
@@ -25,6 +28,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Parse(args) => parse_cmd::run(args),
         Command::Generate(args) => generate_cmd::run(args),
+        Command::Verdict(args) => verdict_cmd::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,10 +1,11 @@
 //! `vpcflow parse`: decode flow logs and write records or a summary.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use arrow_array::RecordBatch;
+use vpcflow_aws::{ObjectSink, S3Object};
 use vpcflow_core::{DecoderOptions, LogFormat};
 use vpcflow_input::{Input, RunOptions, SourceReport, for_each_batch};
 use vpcflow_sink::{
@@ -12,7 +13,19 @@ use vpcflow_sink::{
 };
 
 use crate::args::{DecodeArgs, ParseArgs, ParseOutput};
-use crate::output;
+use crate::{output, s3_run, time};
+
+/// Hands an S3 object's batches to a shared callback.
+struct CallbackSink(Arc<dyn Fn(RecordBatch) -> std::io::Result<()> + Send + Sync>);
+
+impl ObjectSink for CallbackSink {
+    fn batch(&mut self, batch: RecordBatch) -> std::io::Result<()> {
+        (self.0)(batch)
+    }
+    fn finish(self: Box<Self>, _: &S3Object, _: &SourceReport) -> std::io::Result<()> {
+        Ok(())
+    }
+}
 
 /// Builds the run options shared by every decoding command.
 pub fn run_options(args: &DecodeArgs) -> Result<RunOptions> {
@@ -47,13 +60,19 @@ pub fn run_options(args: &DecodeArgs) -> Result<RunOptions> {
     Ok(opts)
 }
 
-/// The inputs named on the command line; none means stdin.
-pub fn inputs(args: &[String]) -> Vec<Input> {
+/// The inputs named on the command line, directories expanded; none means stdin.
+pub fn inputs(args: &[String]) -> Result<Vec<Input>> {
     if args.is_empty() {
-        vec![Input::Stdin]
-    } else {
-        args.iter().map(|a| Input::parse(a)).collect()
+        return Ok(vec![Input::Stdin]);
     }
+    let mut out = Vec::new();
+    for arg in args {
+        out.extend(Input::expand(arg).with_context(|| format!("cannot read {arg}"))?);
+    }
+    if out.is_empty() {
+        bail!("no input files found in {}", args.join(" "));
+    }
+    Ok(out)
 }
 
 /// Warns once per field name that no source's format should have named.
@@ -78,8 +97,8 @@ pub fn run(args: ParseArgs) -> Result<u8> {
             );
         }
     }
-    let inputs = inputs(&args.inputs);
     let started = Instant::now();
+    let mut s3_failed = false;
 
     let writer: Option<Box<dyn BatchWriter + Send>> = match args.output {
         ParseOutput::Summary => None,
@@ -105,9 +124,11 @@ pub fn run(args: ParseArgs) -> Result<u8> {
             })
         }
     };
-    let writer = Mutex::new(writer);
-    let summary = Mutex::new(Summary::default());
-    let on_batch = |batch: RecordBatch| -> std::io::Result<()> {
+    let writer = Arc::new(Mutex::new(writer));
+    let summary = Arc::new(Mutex::new(Summary::default()));
+    let (w, sm) = (writer.clone(), summary.clone());
+    let on_batch = move |batch: RecordBatch| -> std::io::Result<()> {
+        let (writer, summary) = (&w, &sm);
         let mut local = Summary::default();
         local.add_batch(&batch);
         if let Ok(mut s) = summary.lock() {
@@ -120,14 +141,40 @@ pub fn run(args: ParseArgs) -> Result<u8> {
         }
         Ok(())
     };
-    let reports = for_each_batch(&inputs, &opts, &on_batch)?;
-    if let Some(w) = writer.into_inner().ok().flatten().as_mut() {
+    let reports = match s3_run::s3_inputs(&args.inputs)? {
+        Some(urls) => {
+            let (since, until) = time::window(args.since.as_deref(), args.until.as_deref())?;
+            let shared: Arc<dyn Fn(RecordBatch) -> std::io::Result<()> + Send + Sync> =
+                Arc::new(on_batch);
+            let factory =
+                Arc::new(move || -> Box<dyn ObjectSink> { Box::new(CallbackSink(shared.clone())) });
+            let summary = s3_run::run(
+                &urls,
+                &args.aws,
+                opts.decoder.clone(),
+                opts.threads,
+                since,
+                until,
+                &|_| false,
+                factory,
+            )?;
+            s3_failed = s3_run::report(&summary, started.elapsed());
+            summary.reports
+        }
+        None => {
+            let inputs = inputs(&args.inputs)?;
+            for_each_batch(&inputs, &opts, &on_batch)?
+        }
+    };
+    if let Ok(mut w) = writer.lock()
+        && let Some(w) = w.as_mut()
+    {
         w.finish().context("cannot finish writing the output")?;
     }
     warn_unknown_fields(&reports);
-    let failed = output::report_sources(&reports);
+    let failed = s3_failed || output::report_sources(&reports);
     if args.output == ParseOutput::Summary {
-        let mut summary = summary.into_inner().unwrap_or_default();
+        let mut summary = summary.lock().map(|s| *s).unwrap_or_default();
         summary.malformed = reports.iter().map(|r| r.malformed).sum();
         summary.input_bytes = reports.iter().map(|r| r.bytes).sum();
         let mut out = std::io::stdout().lock();

@@ -15,5 +15,5 @@ mod open;
 mod parquet_in;
 mod run;
 
-pub use open::{Compression, Input, Opened, open};
-pub use run::{RunOptions, SourceReport, decode_source, for_each_batch};
+pub use open::{Compression, Input, Opened, open, open_reader};
+pub use run::{RunError, RunOptions, SourceReport, decode_source, for_each_batch};

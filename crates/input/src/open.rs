@@ -30,6 +30,21 @@ impl Input {
         }
     }
 
+    /// `-` is stdin; a directory becomes the files below it (hidden ones skipped), sorted;
+    /// anything else is a path.
+    pub fn expand(arg: &str) -> io::Result<Vec<Input>> {
+        let input = Input::parse(arg);
+        match &input {
+            Input::Path(p) if p.is_dir() => {
+                let mut files = Vec::new();
+                walk(p, &mut files)?;
+                files.sort();
+                Ok(files.into_iter().map(Input::Path).collect())
+            }
+            _ => Ok(vec![input]),
+        }
+    }
+
     /// The name used in reports: the path as given, or `<stdin>`.
     pub fn name(&self) -> String {
         match self {
@@ -43,6 +58,22 @@ impl fmt::Display for Input {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.name())
     }
+}
+
+fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            walk(&entry.path(), out)?;
+        } else if kind.is_file() {
+            out.push(entry.path());
+        }
+    }
+    Ok(())
 }
 
 /// How an input's bytes are stored.

@@ -1,0 +1,22 @@
+//! AWS sources for vpcflow: S3 archives (and, later, CloudWatch Logs), on tokio and the AWS
+//! SDK. Everything else in vpcflow is synchronous; this crate bridges: object bodies stream
+//! through [`tokio_util::io::SyncIoBridge`] into the same decoder local files use, on blocking
+//! threads, with bounded concurrency.
+//!
+//! # A tour
+//! - [`AwsOptions`]: region, profile and endpoint URL on top of the standard credential chain.
+//! - [`S3Url`], [`KeyInfo`], [`KeyFilter`]: where objects are and which to skip before fetching.
+//! - [`s3::read`]: list, prune, fetch and decode, handing batches to an [`ObjectSink`] per
+//!   object.
+//! - [`Checkpoint`]: finished objects and the consumer's state, written atomically.
+#![deny(missing_docs)]
+
+pub mod checkpoint;
+pub mod config;
+pub mod key;
+pub mod s3;
+
+pub use checkpoint::Checkpoint;
+pub use config::AwsOptions;
+pub use key::{KeyFilter, KeyInfo};
+pub use s3::{ObjectSink, Progress, S3Object, S3Options, S3Summary, S3Url, SinkFactory};

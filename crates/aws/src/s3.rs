@@ -1,0 +1,351 @@
+//! Reading flow-log archives from S3: list (paginated), prune by key, fetch with bounded
+//! concurrency, and decode each object as it streams in, never whole in memory.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arrow_array::RecordBatch;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_util::io::SyncIoBridge;
+use vpcflow_core::{Decoder, DecoderOptions};
+use vpcflow_input::{RunError, SourceReport, decode_source, open_reader};
+
+use crate::key::KeyFilter;
+
+/// An `s3://bucket/prefix` location.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct S3Url {
+    /// The bucket.
+    pub bucket: String,
+    /// The key prefix (may be empty).
+    pub prefix: String,
+}
+
+impl S3Url {
+    /// Parses `s3://bucket[/prefix]`.
+    pub fn parse(text: &str) -> Option<S3Url> {
+        let rest = text.strip_prefix("s3://")?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        (!bucket.is_empty()).then(|| S3Url {
+            bucket: bucket.to_owned(),
+            prefix: prefix.to_owned(),
+        })
+    }
+}
+
+/// One object to read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct S3Object {
+    /// The bucket.
+    pub bucket: String,
+    /// The key.
+    pub key: String,
+    /// The ETag, as S3 returns it (quoted).
+    pub etag: String,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+impl S3Object {
+    /// `bucket/key`: how reports and checkpoints name it.
+    pub fn id(&self) -> String {
+        format!("{}/{}", self.bucket, self.key)
+    }
+}
+
+/// Receives one object's batches, then hears how the object ended.
+pub trait ObjectSink: Send {
+    /// One batch of the object's records.
+    fn batch(&mut self, batch: RecordBatch) -> io::Result<()>;
+    /// The object was read to its end, or until its data broke (`report.error` says so): every
+    /// batch of it has been delivered and it will not be read again.
+    fn finish(self: Box<Self>, object: &S3Object, report: &SourceReport) -> io::Result<()>;
+}
+
+/// Makes a sink per object.
+pub type SinkFactory = Arc<dyn Fn() -> Box<dyn ObjectSink> + Send + Sync>;
+
+/// How to read.
+#[derive(Clone, Debug)]
+pub struct S3Options {
+    /// Which objects.
+    pub filter: KeyFilter,
+    /// Objects fetched and decoded at once.
+    pub concurrency: usize,
+    /// Decoder options for every object.
+    pub decoder: DecoderOptions,
+}
+
+/// What a run did.
+#[derive(Clone, Debug, Default)]
+pub struct S3Summary {
+    /// Objects listed under the prefixes.
+    pub listed: u64,
+    /// Objects skipped by key, per reason.
+    pub skipped: BTreeMap<&'static str, u64>,
+    /// Objects a checkpoint says are done.
+    pub already_done: u64,
+    /// One report per object fetched (or that failed to be fetched), in key order.
+    pub reports: Vec<SourceReport>,
+    /// Listing failures (a missing bucket, access denied): the prefix was not read.
+    pub listing_errors: Vec<String>,
+}
+
+impl S3Summary {
+    /// Objects read, whole or in part.
+    pub fn fetched(&self) -> u64 {
+        self.reports
+            .iter()
+            .filter(|r| r.error.is_none() || r.raw_bytes > 0)
+            .count() as u64
+    }
+
+    /// Whether anything went wrong that the exit code should show.
+    pub fn failed(&self) -> bool {
+        !self.listing_errors.is_empty() || self.reports.iter().any(|r| r.error.is_some())
+    }
+}
+
+/// Lists every object under `url`, page by page.
+pub async fn list(client: &Client, url: &S3Url) -> Result<Vec<S3Object>, String> {
+    let mut pages = client
+        .list_objects_v2()
+        .bucket(&url.bucket)
+        .prefix(&url.prefix)
+        .into_paginator()
+        .send();
+    let mut out = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| {
+            let code = e.code().unwrap_or("");
+            match code {
+                "NoSuchBucket" => format!("s3://{}: the bucket does not exist", url.bucket),
+                "AccessDenied" => format!(
+                    "s3://{}/{}: access denied listing objects (the credentials need s3:ListBucket)",
+                    url.bucket, url.prefix
+                ),
+                _ => format!(
+                    "listing s3://{}/{} failed: {}",
+                    url.bucket,
+                    url.prefix,
+                    DisplayErrorContext(&e)
+                ),
+            }
+        })?;
+        for o in page.contents() {
+            if let Some(key) = o.key() {
+                out.push(S3Object {
+                    bucket: url.bucket.clone(),
+                    key: key.to_owned(),
+                    etag: o.e_tag().unwrap_or("").to_owned(),
+                    size: o.size().unwrap_or(0).max(0) as u64,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Lists, prunes, and reads every object under `urls`, `opts.concurrency` at a time, handing
+/// each object's batches to a sink from `sinks`. `done` says which objects a checkpoint has.
+///
+/// Errors of single objects (deleted, access denied, corrupt) are reported per object and the
+/// run goes on; only a strict-mode malformed line or a failing sink stops it.
+pub async fn read(
+    client: &Client,
+    urls: &[S3Url],
+    opts: &S3Options,
+    done: &(dyn Fn(&S3Object) -> bool + Sync),
+    sinks: SinkFactory,
+    progress: Arc<Progress>,
+) -> Result<S3Summary, RunError> {
+    let mut summary = S3Summary::default();
+    let mut todo = Vec::new();
+    for url in urls {
+        let objects = match list(client, url).await {
+            Ok(objects) => objects,
+            Err(e) => {
+                summary.listing_errors.push(e);
+                continue;
+            }
+        };
+        for o in objects {
+            summary.listed += 1;
+            if let Some(reason) = opts.filter.skip_reason(&o.key) {
+                *summary.skipped.entry(reason).or_default() += 1;
+            } else if done(&o) {
+                summary.already_done += 1;
+            } else {
+                todo.push(o);
+            }
+        }
+    }
+    progress
+        .objects_total
+        .store(todo.len() as u64, Ordering::Relaxed);
+    test_hold_after_listing().await;
+    tracing::info!(
+        listed = summary.listed,
+        to_read = todo.len(),
+        "listed S3 objects"
+    );
+    let permits = Arc::new(Semaphore::new(opts.concurrency.max(1)));
+    let mut tasks = JoinSet::new();
+    for object in todo {
+        let permit = permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| RunError::Output(io::Error::other(e)))?;
+        let client = client.clone();
+        let sinks = sinks.clone();
+        let decoder = opts.decoder.clone();
+        let progress = progress.clone();
+        tasks.spawn(async move {
+            let result = read_object(&client, &object, decoder, sinks, &progress).await;
+            progress.objects_done.fetch_add(1, Ordering::Relaxed);
+            drop(permit);
+            result
+        });
+        // Stop early if something fatal already happened.
+        while let Some(finished) = tasks.try_join_next() {
+            summary.reports.push(joined(finished)??);
+        }
+    }
+    while let Some(finished) = tasks.join_next().await {
+        summary.reports.push(joined(finished)??);
+    }
+    summary.reports.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(summary)
+}
+
+/// A test hook, not a feature: when `VPCFLOW_TEST_HOLD_AFTER_LISTING` names a file, the run
+/// writes `<file>.listed` after listing and waits until `<file>` exists. The S3 tests use it to
+/// delete an object between listing and fetching, deterministically.
+async fn test_hold_after_listing() {
+    let Some(flag) = std::env::var_os("VPCFLOW_TEST_HOLD_AFTER_LISTING") else {
+        return;
+    };
+    let flag = std::path::PathBuf::from(flag);
+    let mut listed = flag.clone().into_os_string();
+    listed.push(".listed");
+    let _ = std::fs::write(&listed, b"");
+    while !flag.exists() {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+fn joined(
+    r: Result<Result<SourceReport, RunError>, tokio::task::JoinError>,
+) -> Result<Result<SourceReport, RunError>, RunError> {
+    r.map_err(|e| RunError::Output(io::Error::other(e)))
+}
+
+/// Counters a progress display reads while a run goes on.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Objects to read.
+    pub objects_total: AtomicU64,
+    /// Objects finished.
+    pub objects_done: AtomicU64,
+    /// Compressed bytes fetched.
+    pub bytes: AtomicU64,
+    /// Records decoded.
+    pub records: AtomicU64,
+}
+
+async fn read_object(
+    client: &Client,
+    object: &S3Object,
+    decoder: DecoderOptions,
+    sinks: SinkFactory,
+    progress: &Arc<Progress>,
+) -> Result<SourceReport, RunError> {
+    let id = object.id();
+    let failed = move |name: &str, error: String| SourceReport {
+        name: name.to_owned(),
+        error: Some(error),
+        ..SourceReport::default()
+    };
+    let response = client
+        .get_object()
+        .bucket(&object.bucket)
+        .key(&object.key)
+        .if_match(&object.etag)
+        .send()
+        .await;
+    let response = match response {
+        Ok(r) => r,
+        Err(e) => {
+            let message = match e.code() {
+                Some("NoSuchKey") => format!("s3://{id}: NoSuchKey (deleted after it was listed)"),
+                Some("AccessDenied") => {
+                    format!("s3://{id}: AccessDenied (the credentials need s3:GetObject on it)")
+                }
+                Some("PreconditionFailed") => format!(
+                    "s3://{id}: replaced after it was listed (its ETag changed); run again to read the new object"
+                ),
+                _ => format!("s3://{id}: GetObject failed: {}", DisplayErrorContext(&e)),
+            };
+            return Ok(failed(&id, message));
+        }
+    };
+    let body = SyncIoBridge::new(response.body.into_async_read());
+    let object = object.clone();
+    let progress = progress.clone();
+    let task = tokio::task::spawn_blocking(move || -> Result<SourceReport, RunError> {
+        let mut sink = sinks();
+        let opened = match open_reader(Box::new(body), None) {
+            Ok(o) => o,
+            Err(e) => return Ok(failed(&id, format!("s3://{id}: reading failed: {e}"))),
+        };
+        let mut decoder = Decoder::new(decoder);
+        let mut on_batch = |batch: RecordBatch| {
+            progress
+                .records
+                .fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
+            sink.batch(batch)
+        };
+        let mut report = decode_source(opened, &id, &mut decoder, &mut on_batch)?;
+        if let Some(e) = &report.error {
+            report.error = Some(format!("s3://{e}"));
+        }
+        progress
+            .bytes
+            .fetch_add(report.raw_bytes, Ordering::Relaxed);
+        sink.finish(&object, &report).map_err(RunError::Output)?;
+        Ok(report)
+    });
+    task.await
+        .map_err(|e| RunError::Output(io::Error::other(e)))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert_eq!(
+            S3Url::parse("s3://b/AWSLogs/1/"),
+            Some(S3Url {
+                bucket: "b".into(),
+                prefix: "AWSLogs/1/".into()
+            })
+        );
+        assert_eq!(
+            S3Url::parse("s3://b"),
+            Some(S3Url {
+                bucket: "b".into(),
+                prefix: String::new()
+            })
+        );
+        assert_eq!(S3Url::parse("s3:///x"), None);
+        assert_eq!(S3Url::parse("/tmp/x"), None);
+    }
+}

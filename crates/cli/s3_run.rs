@@ -1,0 +1,119 @@
+//! Running `parse` or `verdict` over `s3://` inputs.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use vpcflow_aws::s3::read;
+use vpcflow_aws::{
+    AwsOptions, KeyFilter, Progress, S3Object, S3Options, S3Summary, S3Url, SinkFactory,
+};
+use vpcflow_core::DecoderOptions;
+
+use crate::args::AwsArgs;
+
+/// Splits inputs into S3 locations, or `None` when none is one. Mixing is refused.
+pub fn s3_inputs(inputs: &[String]) -> Result<Option<Vec<S3Url>>> {
+    let s3: Vec<&String> = inputs.iter().filter(|i| i.starts_with("s3://")).collect();
+    if s3.is_empty() {
+        return Ok(None);
+    }
+    if s3.len() != inputs.len() {
+        bail!("mixing s3:// and local inputs in one run is not supported; run them separately");
+    }
+    s3.iter()
+        .map(|i| S3Url::parse(i).with_context(|| format!("`{i}` is not s3://bucket/prefix")))
+        .collect::<Result<Vec<_>>>()
+        .map(Some)
+}
+
+/// A tokio runtime for AWS work.
+pub fn runtime(threads: usize) -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.max(1))
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// The AWS options of the command line.
+pub fn aws_options(args: &AwsArgs) -> AwsOptions {
+    AwsOptions {
+        region: args.region.clone(),
+        profile: args.profile.clone(),
+        endpoint_url: args.endpoint_url.clone(),
+    }
+}
+
+/// Reads `urls`, handing batches to sinks from `sinks`.
+#[allow(clippy::too_many_arguments)]
+pub fn run(
+    urls: &[S3Url],
+    args: &AwsArgs,
+    decoder: DecoderOptions,
+    threads: usize,
+    since: Option<i64>,
+    until: Option<i64>,
+    done: &(dyn Fn(&S3Object) -> bool + Sync),
+    sinks: SinkFactory,
+) -> Result<S3Summary> {
+    let rt = runtime(threads)?;
+    let aws = aws_options(args);
+    let opts = S3Options {
+        filter: KeyFilter {
+            since,
+            until,
+            account: args.account.clone(),
+            region: args.region.clone(),
+            flow_log_id: args.flow_log_id.clone(),
+        },
+        concurrency: args.concurrency,
+        decoder,
+    };
+    let progress = Arc::new(Progress::default());
+    let summary = rt.block_on(async {
+        let config = aws.load().await;
+        let s3 = aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(aws.custom_endpoint())
+            .build();
+        let client = aws_sdk_s3::Client::from_conf(s3);
+        read(&client, urls, &opts, done, sinks, progress.clone()).await
+    })?;
+    Ok(summary)
+}
+
+/// Reports an S3 run on stderr; returns whether anything failed.
+pub fn report(summary: &S3Summary, elapsed: std::time::Duration) -> bool {
+    for e in &summary.listing_errors {
+        eprintln!("error: {e}");
+    }
+    let failed = crate::output::report_sources(&summary.reports);
+    let bytes: u64 = summary.reports.iter().map(|r| r.raw_bytes).sum();
+    let records: u64 = summary.reports.iter().map(|r| r.records).sum();
+    let malformed: u64 = summary.reports.iter().map(|r| r.malformed).sum();
+    let skipped: u64 = summary.skipped.values().sum();
+    let reasons: Vec<String> = summary
+        .skipped
+        .iter()
+        .map(|(why, n)| format!("{n} {why}"))
+        .collect();
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    eprintln!(
+        "S3: {} objects listed, {} skipped by key{}, {} already in the checkpoint, {} read ({} bytes, {} records, {} malformed; {:.1} MB/s, {:.1} objects/s), {} failed",
+        summary.listed,
+        skipped,
+        if reasons.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", reasons.join(", "))
+        },
+        summary.already_done,
+        summary.fetched(),
+        bytes,
+        records,
+        malformed,
+        bytes as f64 / secs / 1e6,
+        summary.fetched() as f64 / secs,
+        summary.reports.iter().filter(|r| r.error.is_some()).count(),
+    );
+    failed || !summary.listing_errors.is_empty()
+}

@@ -1,0 +1,203 @@
+//! `vpcflow verdict`: blocked, allowed, intermittent or unanswered, per endpoint and client.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use arrow_array::RecordBatch;
+use vpcflow_aws::{Checkpoint, ObjectSink, S3Object};
+use vpcflow_input::{SourceReport, for_each_batch};
+use vpcflow_sink::{BatchWriter, CsvWriter, JsonLinesWriter, TableWriter};
+use vpcflow_verdict::{Aggregator, Catalogue, MissingFields, Report, State, Worker};
+
+use crate::args::{VerdictArgs, VerdictOutput};
+use crate::{output, parse_cmd, s3_run, time};
+
+/// Exit code when some attempt was blocked.
+pub const EXIT_BLOCKED: u8 = 1;
+
+pub fn run(args: VerdictArgs) -> Result<u8> {
+    let catalogue = Catalogue::from_file(&args.endpoints)?;
+    let (since, until) = time::window(args.since.as_deref(), args.until.as_deref())?;
+    let opts = parse_cmd::run_options(&args.decode)?;
+    let aggregator = Arc::new(Aggregator::new(catalogue, since, until));
+    let missing: Arc<Mutex<Option<MissingFields>>> = Arc::default();
+    let started = Instant::now();
+
+    let failed = if let Some(urls) = s3_run::s3_inputs(&args.inputs)? {
+        let checkpoint = match &args.checkpoint {
+            Some(path) => {
+                let c = Checkpoint::load(path).map_err(anyhow::Error::msg)?;
+                if !c.state.is_null() {
+                    let state: State = serde_json::from_value(c.state.clone()).context(
+                        "the checkpoint's verdict state is unreadable; delete it to start over",
+                    )?;
+                    aggregator.restore(&state).map_err(anyhow::Error::msg)?;
+                }
+                tracing::info!(objects = c.objects.len(), "resuming from checkpoint");
+                Some(c)
+            }
+            None => None,
+        };
+        let shared = Arc::new(Shared {
+            aggregator: aggregator.clone(),
+            missing: missing.clone(),
+            checkpoint: Mutex::new(checkpoint.map(|c| (c, Instant::now()))),
+            path: args.checkpoint.clone(),
+            every: Duration::from_secs_f64(args.checkpoint_every.max(0.0)),
+        });
+        let done = {
+            let shared = shared.clone();
+            move |o: &S3Object| {
+                shared
+                    .checkpoint
+                    .lock()
+                    .ok()
+                    .and_then(|c| c.as_ref().map(|(c, _)| c.is_done(&o.id(), &o.etag)))
+                    .unwrap_or(false)
+            }
+        };
+        let factory = {
+            let shared = shared.clone();
+            Arc::new(move || -> Box<dyn ObjectSink> {
+                Box::new(VerdictSink {
+                    worker: Worker::new(shared.aggregator.clone()),
+                    shared: shared.clone(),
+                })
+            })
+        };
+        let summary = s3_run::run(
+            &urls,
+            &args.aws,
+            opts.decoder.clone(),
+            opts.threads,
+            since,
+            until,
+            &done,
+            factory,
+        )?;
+        shared.save(true)?;
+        parse_cmd::warn_unknown_fields(&summary.reports);
+        s3_run::report(&summary, started.elapsed())
+    } else {
+        if args.checkpoint.is_some() {
+            bail!("--checkpoint applies to s3:// inputs");
+        }
+        let inputs = parse_cmd::inputs(&args.inputs)?;
+        let on_batch = |batch: RecordBatch| -> std::io::Result<()> {
+            if let Err(e) = aggregator.worker().add_batch(&batch)
+                && let Ok(mut m) = missing.lock()
+            {
+                m.get_or_insert(e);
+            }
+            Ok(())
+        };
+        let reports = for_each_batch(&inputs, &opts, &on_batch)?;
+        parse_cmd::warn_unknown_fields(&reports);
+        output::report_sources(&reports)
+    };
+    if let Some(e) = missing.lock().ok().and_then(|mut m| m.take()) {
+        return Err(e).context("cannot judge these records");
+    }
+    let report = aggregator.report();
+    write_report(&report, args.output)?;
+    summarize(&report);
+    Ok(if failed {
+        crate::EXIT_ERROR
+    } else if report.any_blocked() {
+        EXIT_BLOCKED
+    } else {
+        0
+    })
+}
+
+/// What every S3 object's sink shares.
+struct Shared {
+    aggregator: Arc<Aggregator>,
+    missing: Arc<Mutex<Option<MissingFields>>>,
+    /// The checkpoint and when it was last written. Commits happen under this lock, so a saved
+    /// checkpoint holds exactly the state of the objects it lists.
+    checkpoint: Mutex<Option<(Checkpoint, Instant)>>,
+    path: Option<PathBuf>,
+    every: Duration,
+}
+
+impl Shared {
+    fn save(&self, force: bool) -> std::io::Result<()> {
+        let Ok(mut guard) = self.checkpoint.lock() else {
+            return Ok(());
+        };
+        if let (Some((c, last)), Some(path)) = (guard.as_mut(), &self.path)
+            && (force || last.elapsed() >= self.every)
+        {
+            c.state = serde_json::to_value(self.aggregator.snapshot())?;
+            c.save(path)?;
+            *last = Instant::now();
+        }
+        Ok(())
+    }
+}
+
+struct VerdictSink {
+    worker: Worker<Arc<Aggregator>>,
+    shared: Arc<Shared>,
+}
+
+impl ObjectSink for VerdictSink {
+    fn batch(&mut self, batch: RecordBatch) -> std::io::Result<()> {
+        if let Err(e) = self.worker.fold(&batch)
+            && let Ok(mut m) = self.shared.missing.lock()
+        {
+            m.get_or_insert(e);
+        }
+        Ok(())
+    }
+
+    fn finish(
+        mut self: Box<Self>,
+        object: &S3Object,
+        _report: &SourceReport,
+    ) -> std::io::Result<()> {
+        {
+            let Ok(mut guard) = self.shared.checkpoint.lock() else {
+                return Err(std::io::Error::other("checkpoint lock poisoned"));
+            };
+            self.worker.commit();
+            if let Some((c, _)) = guard.as_mut() {
+                c.objects.insert(object.id(), object.etag.clone());
+            }
+        }
+        self.shared.save(false)
+    }
+}
+
+/// Writes the verdicts to stdout in the chosen form.
+pub fn write_report(report: &Report, format: VerdictOutput) -> Result<()> {
+    let out = output::stdout();
+    let (batch, mut writer): (RecordBatch, Box<dyn BatchWriter>) = match format {
+        VerdictOutput::Table => (report.to_table_batch(), Box::new(TableWriter::new(out))),
+        VerdictOutput::Json => (report.to_batch(), Box::new(JsonLinesWriter::new(out))),
+        VerdictOutput::Csv => (report.to_batch(), Box::new(CsvWriter::new(out))),
+    };
+    if batch.num_rows() > 0 || format == VerdictOutput::Table {
+        writer.write(&batch)?;
+    }
+    writer.finish()?;
+    Ok(())
+}
+
+/// One line on stderr: what was read and what was left out.
+fn summarize(report: &Report) {
+    let s = &report.stats;
+    eprintln!(
+        "{} records: {} judged, {} touch no catalogued endpoint, {} not TCP, {} outside the time window; {} NODATA, {} SKIPDATA",
+        s.records, s.matched, s.ignored, s.non_tcp, s.outside_window, s.nodata, s.skipdata
+    );
+    if !report.silent_endpoints.is_empty() {
+        eprintln!(
+            "no traffic seen for: {}",
+            report.silent_endpoints.join(", ")
+        );
+    }
+}

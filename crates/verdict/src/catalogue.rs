@@ -1,0 +1,326 @@
+//! The endpoint catalogue: which databases to judge traffic to, from a TOML file.
+//!
+//! ```toml
+//! [[endpoint]]
+//! name = "dbinstance1"                 # required, unique
+//! address = "10.0.3.213"               # or: addresses = ["10.0.3.213", "2001:db8::5"]
+//! port = 3306
+//! interface_id = "eni-085da82d3ccb0f0ad"   # optional; or interface_ids = [...]
+//! engine = "mysql"                     # optional, informational
+//! ```
+//!
+//! An `address` that is not an IP address is resolved as a DNS name when the catalogue is
+//! loaded (an RDS endpoint such as `db.xxxx.ap-northeast-1.rds.amazonaws.com` resolves to its
+//! private address from inside the VPC).
+
+use std::fmt;
+use std::net::{IpAddr, ToSocketAddrs};
+use std::ops::Range;
+use std::path::Path;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// One database endpoint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    /// Its unique name.
+    pub name: String,
+    /// Its addresses (IPv4 and/or IPv6).
+    pub addresses: Vec<IpAddr>,
+    /// The port it listens on.
+    pub port: u16,
+    /// The ENIs its traffic is logged on, if known.
+    pub interface_ids: Vec<String>,
+    /// The engine (`mysql`, `postgres`, …), for information.
+    pub engine: Option<String>,
+    /// Its security groups, if known (written by `endpoints discover`).
+    pub security_group_ids: Vec<String>,
+}
+
+/// A catalogue of endpoints.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Catalogue {
+    /// The endpoints, in file order.
+    pub endpoints: Vec<Endpoint>,
+}
+
+/// Why a catalogue could not be loaded.
+#[derive(Debug)]
+pub struct CatalogueError {
+    /// The file (or `<inline>`).
+    pub origin: String,
+    /// The 1-based line, when the problem has one.
+    pub line: Option<usize>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for CatalogueError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{}: {}", self.origin, line, self.message),
+            None => write!(f, "{}: {}", self.origin, self.message),
+        }
+    }
+}
+
+impl std::error::Error for CatalogueError {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    endpoint: Vec<Spanned<RawEndpoint>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEndpoint {
+    name: Spanned<String>,
+    address: Option<Spanned<String>>,
+    addresses: Option<Vec<Spanned<String>>>,
+    port: Spanned<i64>,
+    interface_id: Option<String>,
+    interface_ids: Option<Vec<String>>,
+    engine: Option<String>,
+    security_group_ids: Option<Vec<String>>,
+}
+
+impl Catalogue {
+    /// Reads a catalogue file.
+    pub fn from_file(path: &Path) -> Result<Catalogue, CatalogueError> {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| CatalogueError {
+            origin: origin.clone(),
+            line: None,
+            message: format!("cannot read the endpoint catalogue: {e}"),
+        })?;
+        Self::from_toml(&text, &origin)
+    }
+
+    /// Parses catalogue TOML; `origin` names it in errors.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Catalogue, CatalogueError> {
+        let err = |span: Option<Range<usize>>, message: String| CatalogueError {
+            origin: origin.to_owned(),
+            line: span.map(|s| line_of(text, s.start)),
+            message,
+        };
+        let file: File = toml::from_str(text).map_err(|e| err(e.span(), e.message().to_owned()))?;
+        let mut endpoints: Vec<Endpoint> = Vec::new();
+        let mut name_lines: Vec<usize> = Vec::new();
+        for raw in file.endpoint {
+            let span = raw.span();
+            let raw = raw.into_inner();
+            let name = raw.name.get_ref().trim().to_owned();
+            if name.is_empty() {
+                return Err(err(Some(raw.name.span()), "`name` is empty".into()));
+            }
+            if let Some(i) = endpoints.iter().position(|e| e.name == name) {
+                return Err(err(
+                    Some(raw.name.span()),
+                    format!(
+                        "endpoint name `{name}` is used twice (first on line {}); names must be unique",
+                        name_lines[i]
+                    ),
+                ));
+            }
+            let port = *raw.port.get_ref();
+            let port = u16::try_from(port)
+                .ok()
+                .filter(|&p| p != 0)
+                .ok_or_else(|| err(Some(raw.port.span()), format!("port {port} is not 1–65535")))?;
+            let mut spelled: Vec<Spanned<String>> = Vec::new();
+            spelled.extend(raw.address);
+            spelled.extend(raw.addresses.into_iter().flatten());
+            if spelled.is_empty() {
+                return Err(err(
+                    Some(span),
+                    format!("endpoint `{name}` has no `address` or `addresses`"),
+                ));
+            }
+            let mut addresses = Vec::new();
+            for a in &spelled {
+                let resolved = resolve(a.get_ref(), port).map_err(|m| err(Some(a.span()), m))?;
+                for ip in resolved {
+                    if !addresses.contains(&ip) {
+                        addresses.push(ip);
+                    }
+                }
+            }
+            let mut interface_ids: Vec<String> = Vec::new();
+            interface_ids.extend(raw.interface_id);
+            interface_ids.extend(raw.interface_ids.into_iter().flatten());
+            if let Some(bad) = interface_ids.iter().find(|e| !e.starts_with("eni-")) {
+                return Err(err(
+                    Some(span),
+                    format!("`{bad}` is not an ENI id (they look like eni-0123456789abcdef0)"),
+                ));
+            }
+            name_lines.push(line_of(text, raw.name.span().start));
+            endpoints.push(Endpoint {
+                name,
+                addresses,
+                port,
+                interface_ids,
+                engine: raw.engine,
+                security_group_ids: raw.security_group_ids.unwrap_or_default(),
+            });
+        }
+        if endpoints.is_empty() {
+            return Err(err(
+                None,
+                "the catalogue has no [[endpoint]] entries".into(),
+            ));
+        }
+        Ok(Catalogue { endpoints })
+    }
+
+    /// Renders the catalogue as TOML that [`Catalogue::from_toml`] reads back.
+    pub fn to_toml(&self) -> String {
+        let mut out = String::new();
+        for e in &self.endpoints {
+            out.push_str("[[endpoint]]\n");
+            out.push_str(&format!("name = {}\n", quote(&e.name)));
+            if let [one] = e.addresses.as_slice() {
+                out.push_str(&format!("address = \"{one}\"\n"));
+            } else {
+                let list: Vec<String> = e.addresses.iter().map(|a| format!("\"{a}\"")).collect();
+                out.push_str(&format!("addresses = [{}]\n", list.join(", ")));
+            }
+            out.push_str(&format!("port = {}\n", e.port));
+            match e.interface_ids.as_slice() {
+                [] => {}
+                [one] => out.push_str(&format!("interface_id = {}\n", quote(one))),
+                many => out.push_str(&format!("interface_ids = [{}]\n", list(many))),
+            }
+            if let Some(engine) = &e.engine {
+                out.push_str(&format!("engine = {}\n", quote(engine)));
+            }
+            if !e.security_group_ids.is_empty() {
+                out.push_str(&format!(
+                    "security_group_ids = [{}]\n",
+                    list(&e.security_group_ids)
+                ));
+            }
+            out.push('\n');
+        }
+        out
+    }
+}
+
+fn quote(s: &str) -> String {
+    toml::Value::String(s.to_owned()).to_string()
+}
+
+fn list(items: &[String]) -> String {
+    items
+        .iter()
+        .map(|s| quote(s))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// An IP address as written, or the addresses a DNS name resolves to.
+fn resolve(spelled: &str, port: u16) -> Result<Vec<IpAddr>, String> {
+    let spelled = spelled.trim();
+    if let Ok(ip) = spelled.parse::<IpAddr>() {
+        return Ok(vec![ip]);
+    }
+    let looks_like_name = !spelled.is_empty()
+        && spelled
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        && spelled.chars().any(|c| c.is_ascii_alphabetic());
+    if !looks_like_name {
+        return Err(format!("`{spelled}` is not an IP address or a DNS name"));
+    }
+    let addrs = (spelled, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve `{spelled}`: {e} (write its IP address instead)"))?;
+    let ips: Vec<IpAddr> = addrs.map(|a| a.ip().to_canonical()).collect();
+    if ips.is_empty() {
+        return Err(format!("`{spelled}` resolves to no address"));
+    }
+    Ok(ips)
+}
+
+fn line_of(text: &str, byte: usize) -> usize {
+    text.as_bytes()[..byte.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[[endpoint]]
+name = "dbinstance1"
+address = "10.0.3.213"
+port = 3306
+interface_id = "eni-085da82d3ccb0f0ad"
+engine = "mysql"
+
+[[endpoint]]
+name = "pg"
+addresses = ["10.0.4.5", "2001:db8::5"]
+port = 5432
+"#;
+
+    #[test]
+    fn reads_both_spellings_and_round_trips() {
+        let c = Catalogue::from_toml(GOOD, "c.toml").unwrap();
+        assert_eq!(c.endpoints.len(), 2);
+        assert_eq!(c.endpoints[0].interface_ids, ["eni-085da82d3ccb0f0ad"]);
+        assert_eq!(c.endpoints[1].addresses.len(), 2);
+        assert_eq!(Catalogue::from_toml(&c.to_toml(), "again").unwrap(), c);
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let unknown = GOOD.replace("engine = \"mysql\"", "engnie = \"mysql\"");
+        let e = Catalogue::from_toml(&unknown, "c.toml").unwrap_err();
+        assert_eq!(e.line, Some(7), "{e}");
+        assert!(e.to_string().contains("engnie"), "{e}");
+
+        let dup = GOOD.replace("name = \"pg\"", "name = \"dbinstance1\"");
+        let e = Catalogue::from_toml(&dup, "c.toml").unwrap_err();
+        assert_eq!(e.line, Some(10), "{e}");
+        assert!(
+            e.to_string().contains("used twice (first on line 3)"),
+            "{e}"
+        );
+
+        let bad = GOOD.replace("10.0.4.5", "10.0.4.500");
+        let e = Catalogue::from_toml(&bad, "c.toml").unwrap_err();
+        assert_eq!(e.line, Some(11), "{e}");
+        assert!(e.to_string().contains("10.0.4.500"), "{e}");
+
+        let port = GOOD.replace("5432", "70000");
+        let e = Catalogue::from_toml(&port, "c.toml").unwrap_err();
+        assert_eq!(e.line, Some(12), "{e}");
+
+        let eni = GOOD.replace("eni-085da82d3ccb0f0ad", "sg-123");
+        assert!(
+            Catalogue::from_toml(&eni, "c.toml")
+                .unwrap_err()
+                .to_string()
+                .contains("sg-123")
+        );
+        assert!(Catalogue::from_toml("", "c.toml").is_err());
+    }
+
+    #[test]
+    fn dns_names_resolve() {
+        let c = Catalogue::from_toml(
+            "[[endpoint]]\nname = \"local\"\naddress = \"localhost\"\nport = 5432\n",
+            "c.toml",
+        )
+        .unwrap();
+        assert!(c.endpoints[0].addresses.iter().any(|a| a.is_loopback()));
+    }
+}

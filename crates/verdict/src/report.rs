@@ -1,0 +1,444 @@
+//! Turning the aggregated state into verdicts, reasons and an Arrow batch.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use arrow_array::{ArrayRef, BooleanArray, RecordBatch, StringArray, UInt16Array, UInt64Array};
+use arrow_schema::{Field, Schema};
+
+use crate::engine::{Aggregator, PairState, addr};
+use crate::outcome::{Counts, Outcome, Verdict, flag, tcp};
+
+/// How sure a verdict is, given what the logs say about themselves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Confidence {
+    /// SKIPDATA on an ENI involved: records were lost.
+    Low,
+    /// NODATA on an ENI involved, or the side of records was inferred.
+    Medium,
+    /// Nothing lowers it.
+    High,
+}
+
+impl Confidence {
+    /// The JSON/CSV spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Low => "low",
+            Confidence::Medium => "medium",
+            Confidence::High => "high",
+        }
+    }
+}
+
+/// The verdict on one client–endpoint pair.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PairVerdict {
+    /// The endpoint's catalogue name.
+    pub endpoint: String,
+    /// The client's address.
+    pub client: IpAddr,
+    /// The endpoint's port.
+    pub port: u16,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Attempts by outcome.
+    pub counts: Counts,
+    /// Records that went into this verdict.
+    pub records: u64,
+    /// Earliest record start (Unix seconds).
+    pub first_seen: i64,
+    /// Latest record end (Unix seconds).
+    pub last_seen: i64,
+    /// For intermittent pairs: when the latest outcome began (Unix seconds).
+    pub changed_at: Option<i64>,
+    /// For intermittent pairs: the outcome of the latest attempts.
+    pub latest: Option<Outcome>,
+    /// How the side records were seen on was decided: `eni`, `flow-direction` or `inferred`.
+    pub side: &'static str,
+    /// How sure the verdict is.
+    pub confidence: Confidence,
+    /// One human sentence saying why.
+    pub reason: String,
+}
+
+/// Counts over a whole run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunStats {
+    /// Records seen.
+    pub records: u64,
+    /// Records that touched a catalogued endpoint and went into verdicts.
+    pub matched: u64,
+    /// Records that touched no catalogued endpoint.
+    pub ignored: u64,
+    /// Records to or from an endpoint's address and port that were not TCP.
+    pub non_tcp: u64,
+    /// Records outside --since/--until.
+    pub outside_window: u64,
+    /// NODATA records.
+    pub nodata: u64,
+    /// SKIPDATA records.
+    pub skipdata: u64,
+}
+
+/// Every verdict of a run, blocked first.
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    /// The verdicts: blocked, intermittent, unanswered, allowed; then by endpoint and client.
+    pub verdicts: Vec<PairVerdict>,
+    /// Run counters.
+    pub stats: RunStats,
+    /// Catalogued endpoints no record touched.
+    pub silent_endpoints: Vec<String>,
+}
+
+/// RFC 3339, UTC, whole seconds.
+pub fn rfc3339(secs: i64) -> String {
+    jiff::Timestamp::from_second(secs).map_or_else(|_| secs.to_string(), |t| t.to_string())
+}
+
+impl Aggregator {
+    /// Computes the verdicts.
+    pub fn report(&self) -> Report {
+        let c = &self.counters;
+        let stats = RunStats {
+            records: c.records.load(Ordering::Relaxed),
+            matched: c.matched.load(Ordering::Relaxed),
+            ignored: c.ignored.load(Ordering::Relaxed),
+            non_tcp: c.non_tcp.load(Ordering::Relaxed),
+            outside_window: c.outside_window.load(Ordering::Relaxed),
+            nodata: c.nodata.load(Ordering::Relaxed),
+            skipdata: c.skipdata.load(Ordering::Relaxed),
+        };
+        let mut verdicts: Vec<PairVerdict> = self
+            .pairs
+            .iter()
+            .map(|entry| self.judge(entry.key().0, entry.key().1, entry.value()))
+            .collect();
+        verdicts.sort_by(|a, b| {
+            (a.verdict, &a.endpoint, a.client).cmp(&(b.verdict, &b.endpoint, b.client))
+        });
+        let silent_endpoints = self
+            .catalogue
+            .endpoints
+            .iter()
+            .filter(|e| !verdicts.iter().any(|v| v.endpoint == e.name))
+            .map(|e| e.name.clone())
+            .collect();
+        Report {
+            verdicts,
+            stats,
+            silent_endpoints,
+        }
+    }
+
+    fn judge(&self, endpoint: u32, client: [u8; 16], state: &PairState) -> PairVerdict {
+        let e = &self.catalogue.endpoints[endpoint as usize];
+        let client = addr(client);
+        let mut counts = Counts::default();
+        let mut flags = 0u16;
+        let mut first = i64::MAX;
+        let mut last = i64::MIN;
+        let mut records = 0u64;
+        let mut timeline: Vec<(i64, Outcome)> = Vec::with_capacity(state.attempts.len());
+        let mut request_tcp = 0u8;
+        let mut reply_tcp = 0u8;
+        for a in state.attempts.values() {
+            counts.add(a);
+            flags |= a.flags;
+            first = first.min(a.first);
+            last = last.max(a.last);
+            records += u64::from(a.records);
+            request_tcp |= a.request_tcp;
+            reply_tcp |= a.reply_tcp;
+            timeline.push((a.first, a.outcome()));
+        }
+        let verdict = Verdict::from_counts(&counts);
+        let (changed_at, latest) = if verdict == Verdict::Intermittent {
+            latest_change(&mut timeline)
+        } else {
+            (None, None)
+        };
+        // The ENI names behind each kind of record, smallest first, for stable reasons.
+        let enis_with = |bits: u16| -> Vec<Arc<str>> {
+            let mut names: Vec<Arc<str>> = state
+                .enis
+                .iter()
+                .filter(|(_, b)| b & bits != 0)
+                .map(|(id, _)| self.eni_name(*id))
+                .collect();
+            names.sort();
+            names.dedup();
+            names
+        };
+        let side = if flags & flag::SIDE_INFERRED != 0 {
+            "inferred"
+        } else if e.interface_ids.is_empty() {
+            "flow-direction"
+        } else {
+            "eni"
+        };
+        // NODATA/SKIPDATA on the endpoint's ENIs or the ENIs this pair's records came from.
+        let mut confidence = if side == "inferred" {
+            Confidence::Medium
+        } else {
+            Confidence::High
+        };
+        let ids: Vec<u32> = state.enis.iter().map(|(id, _)| *id).collect();
+        let catalogued: Vec<u32> = self
+            .eni_names
+            .read()
+            .map(|n| {
+                e.interface_ids
+                    .iter()
+                    .filter_map(|i| n.1.get(i.as_str()).copied())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for id in ids.iter().chain(&catalogued) {
+            if let Some(s) = self.eni_status.get(id) {
+                if s.1 > 0 {
+                    confidence = Confidence::Low;
+                } else if s.0 > 0 {
+                    confidence = confidence.min(Confidence::Medium);
+                }
+            }
+        }
+        let dominant = dominant_block(&counts);
+        let service = format!("tcp/{}", e.port);
+        let list = |v: Vec<Arc<str>>| -> String {
+            if v.is_empty() {
+                "an ENI not in the logs".to_owned()
+            } else {
+                v.join(", ")
+            }
+        };
+        let block_reason = |o: Outcome| -> String {
+            match o {
+                Outcome::BlockedIngress => format!(
+                    "REJECTed inbound at {}: no security group or NACL rule admits {client} on {service}",
+                    list(enis_with(flag::REQ_REJECT_ENDPOINT))
+                ),
+                Outcome::BlockedEgress => format!(
+                    "REJECTed outbound at the client's {}: its security group or NACL lets nothing out to {} on {service}",
+                    list(enis_with(flag::REQ_REJECT_CLIENT)),
+                    e.name
+                ),
+                Outcome::BlockedReturn => format!(
+                    "ACCEPTed inbound at {}, but the reply to {client} was REJECTed at {}{}: security groups are stateful, so a network ACL blocks the return traffic to the client's ephemeral ports",
+                    list(enis_with(
+                        flag::REQ_ACCEPT_ENDPOINT | flag::REQ_ACCEPT_CLIENT
+                    )),
+                    list(enis_with(
+                        flag::REP_REJECT_ENDPOINT | flag::REP_REJECT_CLIENT
+                    )),
+                    if reply_tcp & tcp::SYN_ACK == tcp::SYN_ACK {
+                        " (the server had answered with SYN-ACK)"
+                    } else {
+                        ""
+                    }
+                ),
+                _ => String::new(),
+            }
+        };
+        let mut reason = match verdict {
+            Verdict::Blocked => block_reason(dominant.unwrap_or(Outcome::BlockedIngress)),
+            Verdict::Allowed => format!(
+                "{} of {} attempts connected: request and reply ACCEPTed",
+                counts.connected, counts.attempts
+            ),
+            Verdict::Unanswered => format!(
+                "ACCEPTed at {}, but no reply was recorded and nothing was REJECTed{}: the database did not answer on {service}, or the reply is logged on an ENI not in the input",
+                list(enis_with(flag::REQ_ACCEPT)),
+                if request_tcp & tcp::SYN != 0 {
+                    " (SYN only)"
+                } else {
+                    ""
+                }
+            ),
+            Verdict::Intermittent => {
+                let mut r = format!(
+                    "{} of {} attempts blocked, {} connected",
+                    counts.blocked(),
+                    counts.attempts,
+                    counts.connected
+                );
+                if let Some(o) = dominant {
+                    r.push_str(&format!(" ({})", block_reason(o)));
+                }
+                if let (Some(at), Some(o)) = (changed_at, latest) {
+                    r.push_str(&format!(
+                        "; {} since {}: a rule changed then",
+                        o.as_str().replace('_', " "),
+                        rfc3339(at)
+                    ));
+                }
+                r
+            }
+        };
+        if counts.late_rejects > 0 {
+            reason.push_str(&format!(
+                "; {} REJECTs after connections closed were late packets, not blocks",
+                counts.late_rejects
+            ));
+        }
+        PairVerdict {
+            endpoint: e.name.clone(),
+            client,
+            port: e.port,
+            verdict,
+            counts,
+            records,
+            first_seen: first,
+            last_seen: last,
+            changed_at,
+            latest,
+            side,
+            confidence,
+            reason,
+        }
+    }
+}
+
+/// The kind of block most attempts met (ties: ingress, egress, return).
+fn dominant_block(c: &Counts) -> Option<Outcome> {
+    [
+        (c.blocked_ingress, Outcome::BlockedIngress),
+        (c.blocked_egress, Outcome::BlockedEgress),
+        (c.blocked_return, Outcome::BlockedReturn),
+    ]
+    .into_iter()
+    .filter(|(n, _)| *n > 0)
+    .max_by_key(|(n, o)| (*n, std::cmp::Reverse(*o)))
+    .map(|(_, o)| o)
+}
+
+/// When the outcome last changed between blocked, connected and unanswered, and what it became.
+fn latest_change(timeline: &mut [(i64, Outcome)]) -> (Option<i64>, Option<Outcome>) {
+    timeline.sort();
+    let class = |o: Outcome| {
+        if o.is_blocked() {
+            0
+        } else if o == Outcome::Connected {
+            1
+        } else {
+            2
+        }
+    };
+    let Some(&(_, last)) = timeline.last() else {
+        return (None, None);
+    };
+    let mut since = None;
+    for w in timeline.windows(2) {
+        if class(w[0].1) != class(w[1].1) {
+            since = Some(w[1].0);
+        }
+    }
+    (since, Some(last))
+}
+
+impl Report {
+    /// Whether any attempt was blocked (the exit code is 1 then).
+    pub fn any_blocked(&self) -> bool {
+        self.verdicts.iter().any(|v| v.counts.blocked() > 0)
+    }
+
+    /// Every verdict as one Arrow batch: the JSON/CSV columns.
+    pub fn to_batch(&self) -> RecordBatch {
+        let v = &self.verdicts;
+        let s = |f: &dyn Fn(&PairVerdict) -> String| -> ArrayRef {
+            Arc::new(StringArray::from(v.iter().map(f).collect::<Vec<_>>()))
+        };
+        let n = |f: &dyn Fn(&PairVerdict) -> u64| -> ArrayRef {
+            Arc::new(UInt64Array::from(v.iter().map(f).collect::<Vec<_>>()))
+        };
+        let columns: Vec<(&str, ArrayRef)> = vec![
+            ("endpoint", s(&|p| p.endpoint.clone())),
+            ("client", s(&|p| p.client.to_string())),
+            (
+                "port",
+                Arc::new(UInt16Array::from(
+                    v.iter().map(|p| p.port).collect::<Vec<_>>(),
+                )),
+            ),
+            ("verdict", s(&|p| p.verdict.as_str().to_owned())),
+            ("attempts", n(&|p| p.counts.attempts)),
+            ("blocked", n(&|p| p.counts.blocked())),
+            ("connected", n(&|p| p.counts.connected)),
+            ("blocked_ingress", n(&|p| p.counts.blocked_ingress)),
+            ("blocked_return", n(&|p| p.counts.blocked_return)),
+            ("blocked_egress", n(&|p| p.counts.blocked_egress)),
+            ("unanswered", n(&|p| p.counts.unanswered)),
+            ("late_rejects", n(&|p| p.counts.late_rejects)),
+            ("records", n(&|p| p.records)),
+            ("first_seen", s(&|p| rfc3339(p.first_seen))),
+            ("last_seen", s(&|p| rfc3339(p.last_seen))),
+            (
+                "changed_at",
+                Arc::new(StringArray::from(
+                    v.iter()
+                        .map(|p| p.changed_at.map(rfc3339))
+                        .collect::<Vec<_>>(),
+                )),
+            ),
+            (
+                "latest_outcome",
+                Arc::new(StringArray::from(
+                    v.iter()
+                        .map(|p| p.latest.map(|o| o.as_str()))
+                        .collect::<Vec<_>>(),
+                )),
+            ),
+            ("side", s(&|p| p.side.to_owned())),
+            (
+                "side_inferred",
+                Arc::new(BooleanArray::from(
+                    v.iter().map(|p| p.side == "inferred").collect::<Vec<_>>(),
+                )),
+            ),
+            ("confidence", s(&|p| p.confidence.as_str().to_owned())),
+            ("reason", s(&|p| p.reason.clone())),
+        ];
+        let schema = Schema::new(
+            columns
+                .iter()
+                .map(|(name, a)| {
+                    let nullable = matches!(*name, "changed_at" | "latest_outcome");
+                    Field::new(*name, a.data_type().clone(), nullable)
+                })
+                .collect::<Vec<_>>(),
+        );
+        RecordBatch::try_new(
+            Arc::new(schema),
+            columns.into_iter().map(|(_, a)| a).collect(),
+        )
+        .expect("columns of equal length")
+    }
+
+    /// The columns the table shows, in order.
+    pub const TABLE_COLUMNS: &'static [&'static str] = &[
+        "verdict",
+        "endpoint",
+        "client",
+        "port",
+        "attempts",
+        "blocked",
+        "connected",
+        "confidence",
+        "first_seen",
+        "last_seen",
+        "reason",
+    ];
+
+    /// The verdicts as a batch of [`Report::TABLE_COLUMNS`].
+    pub fn to_table_batch(&self) -> RecordBatch {
+        let batch = self.to_batch();
+        let schema = batch.schema();
+        let indices: Vec<usize> = Self::TABLE_COLUMNS
+            .iter()
+            .filter_map(|c| schema.index_of(c).ok())
+            .collect();
+        batch.project(&indices).expect("the table columns exist")
+    }
+}

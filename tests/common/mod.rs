@@ -1,0 +1,146 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A path under `testdata/`.
+pub fn testdata(rel: &str) -> PathBuf {
+    root().join("testdata").join(rel)
+}
+
+/// Runs `vpcflow` with `args`, from the repository root, with no AWS configuration leaking in.
+pub fn vpcflow(args: &[&str]) -> Output {
+    vpcflow_in(&root(), args)
+}
+
+/// Runs `vpcflow` with `args` in `dir`.
+pub fn vpcflow_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vpcflow"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .output()
+        .expect("vpcflow runs")
+}
+
+/// Stdout as text.
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).expect("stdout is UTF-8")
+}
+
+/// Stderr as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8(out.stderr.clone()).expect("stderr is UTF-8")
+}
+
+/// A moto server (PyPI `moto[server]`) on a free loopback port, killed on drop. Tests of AWS
+/// code paths talk to it with static test credentials. A missing moto fails the test: it is
+/// never skipped.
+#[derive(Debug)]
+pub struct Moto {
+    child: std::process::Child,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// moto's request log (one line per request).
+    pub log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Moto {
+    /// Starts moto and waits until it answers.
+    pub fn start() -> Moto {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let log = dir.path().join("moto.log");
+        let child = Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::fs::File::create(dir.path().join("moto.out")).expect("log file"))
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start moto_server ({e}); install it with pip install 'moto[server]' \
+                     (scripts/install-test-deps.sh does)"
+                )
+            });
+        let url = format!("http://127.0.0.1:{port}");
+        let mut moto = Moto {
+            child,
+            url,
+            log,
+            _dir: dir,
+        };
+        for _ in 0..300 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return moto;
+            }
+            if let Ok(Some(status)) = moto.child.try_wait() {
+                panic!("moto_server exited at start: {status}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("moto_server did not listen on port {port}");
+    }
+
+    /// The environment a vpcflow process needs to talk to this server.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ACCESS_KEY_ID", "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_ENDPOINT_URL", self.url.clone()),
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
+            ("AWS_CONFIG_FILE", "/nonexistent".into()),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent".into()),
+        ]
+    }
+
+    /// Request log lines that match `needle`.
+    pub fn requests(&self, needle: &str) -> Vec<String> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains(needle))
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `vpcflow` with `args` and extra environment.
+pub fn vpcflow_env(args: &[&str], env: &[(&'static str, String)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vpcflow"))
+        .args(args)
+        .current_dir(root())
+        .env_remove("RUST_LOG")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdin(Stdio::null())
+        .output()
+        .expect("vpcflow runs")
+}
+
+/// A value of `parse --output summary`: the text after `name` on its line.
+pub fn summary_value(out: &Output, name: &str) -> String {
+    let text = stdout(out);
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).filter(|rest| rest.starts_with(' ')))
+        .unwrap_or_else(|| panic!("no `{name}` in {text}"))
+        .trim()
+        .to_owned()
+}

@@ -1,0 +1,456 @@
+//! S3 inputs against a real S3-protocol server: moto, started on a free loopback port.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+
+use aws_sdk_s3::primitives::ByteStream;
+use common::{Moto, stderr, stdout, summary_value, testdata, vpcflow, vpcflow_env};
+use serde_json::Value;
+
+fn client(moto: &Moto) -> aws_sdk_s3::Client {
+    let creds = aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "test");
+    let conf = aws_sdk_s3::config::Builder::new()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new("us-east-1"))
+        .credentials_provider(creds)
+        .endpoint_url(&moto.url)
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn put_all(moto: &Moto, bucket: &str, objects: Vec<(String, Vec<u8>)>) {
+    let c = client(moto);
+    rt().block_on(async {
+        let _ = c.create_bucket().bucket(bucket).send().await;
+        for (key, body) in objects {
+            c.put_object()
+                .bucket(bucket)
+                .key(key)
+                .body(ByteStream::from(body))
+                .send()
+                .await
+                .unwrap();
+        }
+    });
+}
+
+fn upload_dir(moto: &Moto, bucket: &str, dir: &Path, prefix: &str) {
+    let mut objects = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().to_str().unwrap().to_owned();
+                objects.push((format!("{prefix}{rel}"), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    put_all(moto, bucket, objects);
+}
+
+fn gz(text: &str) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(text.as_bytes()).unwrap();
+    e.finish().unwrap()
+}
+
+fn json_rows(out: &std::process::Output) -> Vec<Value> {
+    stdout(out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+const ENDPOINTS: &str = "rds-sg-patterns/endpoints.toml";
+
+#[test]
+fn verdicts_from_s3_equal_verdicts_from_local_files() {
+    let moto = Moto::start();
+    upload_dir(&moto, "flows", &testdata("rds-sg-patterns/s3"), "");
+    let endpoints = testdata(ENDPOINTS);
+    let s3 = vpcflow_env(
+        &[
+            "verdict",
+            "--endpoints",
+            endpoints.to_str().unwrap(),
+            "-o",
+            "json",
+            "s3://flows/AWSLogs/",
+        ],
+        &moto.env(),
+    );
+    assert_eq!(s3.status.code(), Some(1), "{}", stderr(&s3));
+    let local = vpcflow(&[
+        "verdict",
+        "--endpoints",
+        endpoints.to_str().unwrap(),
+        "-o",
+        "json",
+        testdata("rds-sg-patterns/s3").to_str().unwrap(),
+    ]);
+    let rows = json_rows(&s3);
+    assert_eq!(rows, json_rows(&local));
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[0]["verdict"], "blocked");
+    assert_eq!(rows[2]["verdict"], "allowed");
+    assert!(stderr(&s3).contains("4 objects listed"), "{}", stderr(&s3));
+    // The same records through `parse`.
+    let parsed = vpcflow_env(
+        &["parse", "-o", "summary", "s3://flows/AWSLogs/"],
+        &moto.env(),
+    );
+    assert_eq!(parsed.status.code(), Some(0), "{}", stderr(&parsed));
+    assert!(
+        stdout(&parsed).contains("records     32"),
+        "{}",
+        stdout(&parsed)
+    );
+}
+
+/// One object per 5 minutes over a day, in three layouts; each holds records of its window.
+fn day_of_objects() -> Vec<(String, Vec<u8>)> {
+    let day = 1_795_132_800; // 2026-11-20T00:00:00Z
+    let mut out = Vec::new();
+    for slot in 0..288i64 {
+        let t = day + slot * 300;
+        let (h, m) = (slot / 12, (slot % 12) * 5);
+        let name = format!(
+            "123456789012_vpcflowlogs_ap-northeast-1_fl-0abc_20261120T{h:02}{m:02}Z_{slot:08x}.log.gz"
+        );
+        let body = gz(&format!(
+            "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n\
+             2 123456789012 eni-085da82d3ccb0f0ad 10.0.1.10 10.0.3.213 {} 3306 6 1 60 {} {} REJECT OK\n",
+            40000 + slot,
+            t - 60,
+            t + 200
+        ));
+        let key = match slot % 3 {
+            0 => format!("AWSLogs/123456789012/vpcflowlogs/ap-northeast-1/2026/11/20/{name}"),
+            1 => {
+                format!("AWSLogs/123456789012/vpcflowlogs/ap-northeast-1/2026/11/20/{h:02}/{name}")
+            }
+            _ => format!(
+                "AWSLogs/aws-account-id=123456789012/aws-service=vpcflowlogs/aws-region=ap-northeast-1/year=2026/month=11/day=20/hour={h:02}/{name}"
+            ),
+        };
+        out.push((key, body));
+    }
+    out
+}
+
+#[test]
+fn time_pruning_fetches_only_objects_that_may_hold_the_window() {
+    let moto = Moto::start();
+    put_all(&moto, "pruned", day_of_objects());
+    let endpoints = testdata(ENDPOINTS);
+    let before = moto.requests("GET /pruned/AWSLogs").len();
+    assert_eq!(before, 0);
+    let out = vpcflow_env(
+        &[
+            "verdict",
+            "--endpoints",
+            endpoints.to_str().unwrap(),
+            "-o",
+            "json",
+            "--since",
+            "2026-11-20T09:00:00Z",
+            "--until",
+            "2026-11-20T10:00:00Z",
+            "s3://pruned/AWSLogs/",
+        ],
+        &moto.env(),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let gets = moto.requests("GET /pruned/AWSLogs");
+    // 09:00–10:00 holds 12 stamps; the slack admits stamps from 08:50 to 10:20: 19 objects.
+    assert_eq!(gets.len(), 19, "{gets:#?}");
+    for g in &gets {
+        let stamp = g.split("20261120T").nth(1).unwrap();
+        let hhmm: u32 = stamp[..4].parse().unwrap();
+        assert!((850..=1020).contains(&hhmm), "fetched {g}");
+    }
+    let err = stderr(&out);
+    assert!(
+        err.contains("288 objects listed, 269 skipped by key (269 outside the time window)"),
+        "{err}"
+    );
+    // Per record, the window still applies: 12 attempts started between 09:00 and 10:00 …
+    let rows = json_rows(&out);
+    let attempts = rows[0]["attempts"].as_u64().unwrap();
+    assert!((12..=14).contains(&attempts), "{attempts}");
+    // Other filters prune too.
+    let other = vpcflow_env(
+        &[
+            "parse",
+            "-o",
+            "summary",
+            "--account",
+            "999999999999",
+            "s3://pruned/AWSLogs/",
+        ],
+        &moto.env(),
+    );
+    assert!(
+        stderr(&other).contains("288 skipped by key (288 another account)"),
+        "{}",
+        stderr(&other)
+    );
+}
+
+#[test]
+fn listings_of_more_than_a_thousand_keys_are_paged() {
+    let moto = Moto::start();
+    let objects: Vec<(String, Vec<u8>)> = (0..1100)
+        .map(|i| {
+            (
+                format!("many/part-{i:05}.log"),
+                format!("2 123456789012 eni-085da82d3ccb0f0ad 10.0.1.10 10.0.3.213 {} 3306 6 1 60 1795165200 1795165259 REJECT OK\n", 20000 + i)
+                    .into_bytes(),
+            )
+        })
+        .collect();
+    put_all(&moto, "paged", objects);
+    let out = vpcflow_env(&["parse", "-o", "summary", "s3://paged/many/"], &moto.env());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("records     1100"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stderr(&out).contains("1100 objects listed"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        moto.requests("GET /paged/?list-type=2").len(),
+        2,
+        "two pages"
+    );
+}
+
+#[test]
+fn corrupt_and_deleted_objects_are_reported_and_the_run_goes_on() {
+    let moto = Moto::start();
+    let good = gz(&"2 123456789012 eni-085da82d3ccb0f0ad 10.0.1.10 10.0.3.213 40000 3306 6 1 60 1795165200 1795165259 REJECT OK\n".repeat(3000));
+    let cut = good[..good.len() / 2].to_vec();
+    put_all(
+        &moto,
+        "faulty",
+        vec![
+            ("x/a-good.log.gz".into(), good.clone()),
+            ("x/b-cut.log.gz".into(), cut),
+            ("x/c-gone.log.gz".into(), good.clone()),
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let flag = dir.path().join("go");
+    let mut env = moto.env();
+    env.push((
+        "VPCFLOW_TEST_HOLD_AFTER_LISTING",
+        flag.to_str().unwrap().to_owned(),
+    ));
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_vpcflow"))
+        .args([
+            "parse",
+            "-o",
+            "summary",
+            "--concurrency",
+            "1",
+            "s3://faulty/x/",
+        ])
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let listed = dir.path().join("go.listed");
+    while !listed.exists() {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let c = client(&moto);
+    rt().block_on(async {
+        c.delete_object()
+            .bucket("faulty")
+            .key("x/c-gone.log.gz")
+            .send()
+            .await
+            .unwrap()
+    });
+    std::fs::write(&flag, b"").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("s3://faulty/x/c-gone.log.gz: NoSuchKey"),
+        "{err}"
+    );
+    assert!(
+        err.contains("faulty/x/b-cut.log.gz failed at line"),
+        "{err}"
+    );
+    assert!(err.contains("compressed bytes"), "{err}");
+    let records: u64 = summary_value(&out, "records").parse().unwrap();
+    // All of the good object, and the part of the cut one before the break.
+    assert!(records > 3000 && records < 6000, "{records}");
+    assert!(err.contains("3 objects listed"), "{err}");
+    assert!(err.contains("), 2 failed"), "{err}");
+}
+
+#[test]
+fn a_missing_bucket_is_a_clear_error() {
+    let moto = Moto::start();
+    let out = vpcflow_env(
+        &[
+            "verdict",
+            "--endpoints",
+            testdata(ENDPOINTS).to_str().unwrap(),
+            "s3://no-such-bucket/AWSLogs/",
+        ],
+        &moto.env(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("s3://no-such-bucket: the bucket does not exist"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_resumed_run_after_kill_9_gives_the_verdicts_of_a_clean_run() {
+    let moto = Moto::start();
+    // 120 objects, each with attempts of several clients to the three databases.
+    let mut objects = Vec::new();
+    for i in 0..120u32 {
+        let mut text = String::from(
+            "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n",
+        );
+        for j in 0..100u32 {
+            let client = format!("10.0.1.{}", 10 + (i + j) % 7);
+            let port = 1024 + (i * 100 + j) % 60000;
+            let t = 1_795_165_200 + i64::from(i) * 10;
+            let (db, eni, action) = match (i + j) % 3 {
+                0 => ("10.0.3.213", "eni-085da82d3ccb0f0ad", "REJECT"),
+                1 => ("10.0.3.205", "eni-0acae018ffc56ba56", "REJECT"),
+                _ => ("10.0.3.82", "eni-0e71f2697f24bffbf", "ACCEPT"),
+            };
+            text.push_str(&format!(
+                "2 123456789012 {eni} {client} {db} {port} 3306 6 1 60 {t} {} {action} OK\n",
+                t + 59
+            ));
+            if action == "ACCEPT" {
+                text.push_str(&format!(
+                    "2 123456789012 {eni} {db} {client} 3306 {port} 6 1 60 {t} {} ACCEPT OK\n",
+                    t + 59
+                ));
+            }
+        }
+        objects.push((format!("r/obj-{i:04}.log.gz"), gz(&text)));
+    }
+    put_all(&moto, "resume", objects);
+    let endpoints = testdata(ENDPOINTS);
+    let args = |extra: &[&str]| -> Vec<String> {
+        let mut a: Vec<String> = [
+            "verdict",
+            "--endpoints",
+            endpoints.to_str().unwrap(),
+            "-o",
+            "json",
+            "--concurrency",
+            "2",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a.push("s3://resume/r/".into());
+        a
+    };
+    let clean = {
+        let a = args(&[]);
+        vpcflow_env(
+            &a.iter().map(String::as_str).collect::<Vec<_>>(),
+            &moto.env(),
+        )
+    };
+    assert_eq!(clean.status.code(), Some(1), "{}", stderr(&clean));
+
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = dir.path().join("ckpt.json");
+    let a = args(&[
+        "--checkpoint",
+        ckpt.to_str().unwrap(),
+        "--checkpoint-every",
+        "0",
+    ]);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vpcflow"))
+        .args(&a)
+        .envs(moto.env().iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it (SIGKILL: no cleanup) once the checkpoint holds some objects.
+    let done_in = |path: &Path| -> usize {
+        std::fs::read_to_string(path)
+            .ok()
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+            .and_then(|v| v["objects"].as_object().map(|o| o.len()))
+            .unwrap_or(0)
+    };
+    while done_in(&ckpt) < 10 {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it could be interrupted"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let interrupted_at = done_in(&ckpt);
+    assert!(
+        interrupted_at < 120,
+        "interrupted after {interrupted_at} objects"
+    );
+
+    let resumed = vpcflow_env(
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+        &moto.env(),
+    );
+    assert_eq!(resumed.status.code(), Some(1), "{}", stderr(&resumed));
+    let err = stderr(&resumed);
+    assert!(
+        err.contains(&format!("{interrupted_at} already in the checkpoint"))
+            || err.contains("already in the checkpoint"),
+        "{err}"
+    );
+    assert_eq!(json_rows(&resumed), json_rows(&clean));
+    assert_eq!(done_in(&ckpt), 120);
+    // A third run has nothing left to read and still gives the same verdicts.
+    let again = vpcflow_env(
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+        &moto.env(),
+    );
+    assert!(
+        stderr(&again).contains("120 already in the checkpoint, 0 read"),
+        "{}",
+        stderr(&again)
+    );
+    assert_eq!(json_rows(&again), json_rows(&clean));
+}

@@ -1,0 +1,233 @@
+//! `vpcflow verdict` end to end on the bundled rds-sg-patterns scenario.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{stderr, stdout, testdata, vpcflow};
+use serde_json::Value;
+
+const ENDPOINTS: &str = "rds-sg-patterns/endpoints.toml";
+
+fn verdicts(args: &[&str]) -> (Option<i32>, Vec<Value>, String) {
+    let endpoints = testdata(ENDPOINTS);
+    let mut all = vec![
+        "verdict",
+        "--endpoints",
+        endpoints.to_str().unwrap(),
+        "--output",
+        "json",
+    ];
+    all.extend_from_slice(args);
+    let out = vpcflow(&all);
+    let rows = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (out.status.code(), rows, stderr(&out))
+}
+
+fn by_endpoint<'a>(rows: &'a [Value], name: &str) -> &'a Value {
+    rows.iter()
+        .find(|r| r["endpoint"] == name)
+        .unwrap_or_else(|| panic!("no verdict for {name}: {rows:?}"))
+}
+
+fn assert_scenario(rows: &[Value]) {
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    for db in ["dbinstance1", "dbinstance2"] {
+        let v = by_endpoint(rows, db);
+        assert_eq!(v["verdict"], "blocked", "{v}");
+        assert_eq!(v["client"], "10.0.1.10");
+        assert_eq!(v["port"], 3306);
+        assert_eq!(v["attempts"], 2);
+        assert_eq!(v["blocked_ingress"], 2);
+        assert_eq!(v["connected"], 0);
+        assert!(
+            v["reason"]
+                .as_str()
+                .unwrap()
+                .starts_with("REJECTed inbound at eni-"),
+            "{v}"
+        );
+    }
+    let v3 = by_endpoint(rows, "dbinstance3");
+    assert_eq!(v3["verdict"], "allowed");
+    assert_eq!(v3["connected"], 2);
+    assert_eq!(v3["first_seen"], "2026-11-20T09:08:03Z");
+    // Blocked first.
+    assert_eq!(rows[2]["endpoint"], "dbinstance3");
+    // Every key the contract names is there.
+    for key in [
+        "endpoint",
+        "client",
+        "port",
+        "verdict",
+        "attempts",
+        "blocked",
+        "connected",
+        "blocked_ingress",
+        "blocked_return",
+        "blocked_egress",
+        "unanswered",
+        "first_seen",
+        "last_seen",
+        "reason",
+    ] {
+        assert!(rows.iter().all(|r| r.get(key).is_some()), "missing {key}");
+    }
+}
+
+#[test]
+fn cloudwatch_files_v2_give_the_scenario_verdicts_and_exit_1() {
+    let (code, rows, err) = verdicts(&[testdata("rds-sg-patterns/cloudwatch").to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{err}");
+    assert_scenario(&rows);
+    assert!(err.contains("1 NODATA"), "{err}");
+    assert_eq!(by_endpoint(&rows, "dbinstance2")["confidence"], "medium");
+}
+
+#[test]
+fn s3_tree_v5_with_headers_gives_the_same_verdicts() {
+    let (code, s3, _) = verdicts(&[testdata("rds-sg-patterns/s3").to_str().unwrap()]);
+    let (_, cw, _) = verdicts(&[testdata("rds-sg-patterns/cloudwatch").to_str().unwrap()]);
+    assert_eq!(code, Some(1));
+    assert_scenario(&s3);
+    assert_eq!(s3, cw);
+}
+
+#[test]
+fn a_custom_field_order_gives_the_same_verdicts() {
+    let dir = tempfile::tempdir().unwrap();
+    // Reorder the CloudWatch (v2) records: dstport first, then the rest reversed.
+    let mut text = String::new();
+    for entry in std::fs::read_dir(testdata(
+        "rds-sg-patterns/cloudwatch/soa-05-001-FlowLogGroup",
+    ))
+    .unwrap()
+    {
+        for line in std::fs::read_to_string(entry.unwrap().path())
+            .unwrap()
+            .lines()
+        {
+            let f: Vec<&str> = line.split(' ').collect();
+            let mut out = vec![f[6]];
+            out.extend(f.iter().rev().filter(|x| !std::ptr::eq(*x, &f[6])));
+            text.push_str(&out.join(" "));
+            text.push('\n');
+        }
+    }
+    let path = dir.path().join("custom.log");
+    std::fs::write(&path, text).unwrap();
+    let format = "${dstport} ${log-status} ${action} ${end} ${start} ${bytes} ${packets} ${protocol} ${srcport} ${dstaddr} ${srcaddr} ${interface-id} ${account-id} ${version}";
+    let (code, rows, err) = verdicts(&["--log-format", format, path.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{err}");
+    assert_scenario(&rows);
+}
+
+#[test]
+fn exit_0_when_nothing_is_blocked_and_the_window_filters() {
+    // Before 09:08 only the blocked attempts happened; from 09:08 on, dbinstance1 and 2 are
+    // still retried, so limit to 09:14 onwards: only dbinstance3's second session.
+    let (code, rows, err) = verdicts(&[
+        "--since",
+        "2026-11-20T09:14:00Z",
+        testdata("rds-sg-patterns/cloudwatch").to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["endpoint"], "dbinstance3");
+    assert_eq!(rows[0]["attempts"], 1);
+    assert!(err.contains("outside the time window"), "{err}");
+    let (_, rows, _) = verdicts(&[
+        "--until",
+        "2026-11-20T09:04:00Z",
+        testdata("rds-sg-patterns/cloudwatch").to_str().unwrap(),
+    ]);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["endpoint"], "dbinstance1");
+    assert_eq!(rows[0]["attempts"], 1);
+}
+
+#[test]
+fn table_output_lists_blocked_first() {
+    let out = vpcflow(&[
+        "verdict",
+        "--endpoints",
+        testdata(ENDPOINTS).to_str().unwrap(),
+        testdata("rds-sg-patterns/cloudwatch").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("verdict"), "{text}");
+    assert!(
+        lines[2].starts_with("blocked  dbinstance1  10.0.1.10"),
+        "{text}"
+    );
+    assert!(
+        lines[3].starts_with("blocked  dbinstance2  10.0.1.10"),
+        "{text}"
+    );
+    assert!(
+        lines[4].starts_with("allowed  dbinstance3  10.0.1.10"),
+        "{text}"
+    );
+}
+
+#[test]
+fn csv_output_has_a_header_and_one_row_per_pair() {
+    let out = vpcflow(&[
+        "verdict",
+        "--endpoints",
+        testdata(ENDPOINTS).to_str().unwrap(),
+        "--output",
+        "csv",
+        testdata("rds-sg-patterns/s3").to_str().unwrap(),
+    ]);
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4);
+    assert!(lines[0].starts_with("endpoint,client,port,verdict,attempts,blocked,connected"));
+    assert!(
+        lines[1].starts_with("dbinstance1,10.0.1.10,3306,blocked,2,2,0,2,0,0,0"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_bad_catalogue_is_an_error_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("e.toml");
+    std::fs::write(
+        &path,
+        "[[endpoint]]\nname = \"a\"\naddress = \"10.0.0.1\"\nport = 3306\ncolour = \"red\"\n",
+    )
+    .unwrap();
+    let out = vpcflow(&["verdict", "--endpoints", path.to_str().unwrap(), "-"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("e.toml:5"), "{err}");
+    assert!(err.contains("colour"), "{err}");
+}
+
+#[test]
+fn records_without_the_needed_fields_are_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("few.log");
+    std::fs::write(&path, "10.0.1.10 10.0.3.213\n").unwrap();
+    let out = vpcflow(&[
+        "verdict",
+        "--endpoints",
+        testdata(ENDPOINTS).to_str().unwrap(),
+        "--log-format",
+        "${srcaddr} ${dstaddr}",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("srcport, dstport, protocol, action"),
+        "{}",
+        stderr(&out)
+    );
+}
