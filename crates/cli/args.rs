@@ -42,12 +42,27 @@ Examples:
   vpcflow verdict --endpoints testdata/rds-sg-patterns/endpoints.toml testdata/rds-sg-patterns/cloudwatch/
   vpcflow verdict --endpoints endpoints.toml --output json --since 2h logs/*.log.gz
   vpcflow verdict --endpoints endpoints.toml --since 2026-11-20T00:00:00Z --until 2026-11-21T00:00:00Z s3-export/
+  vpcflow verdict --endpoints endpoints.toml --since 24h s3://my-flow-logs/AWSLogs/123456789012/
+  vpcflow verdict --endpoints endpoints.toml --since 2h --log-group soa-05-001-FlowLogGroup
 
 Verdicts: blocked (every attempt blocked), allowed (every attempt connected), intermittent
 (some of each; the reason says since when), unanswered (none blocked, none connected).
 Semantics: docs/verdicts.md.
 Exit codes: 0 nothing blocked, 1 some attempt was blocked, 2 error.")]
     Verdict(VerdictArgs),
+
+    /// Follow a CloudWatch Logs flow-log group live and keep the verdicts up to date.
+    #[command(after_help = "\
+Examples:
+  vpcflow tail --log-group soa-05-001-FlowLogGroup --endpoints endpoints.toml
+  vpcflow tail --log-group soa-05-001-FlowLogGroup --endpoints endpoints.toml --output json --duration 10m
+  vpcflow tail --log-group flows --endpoints endpoints.toml --checkpoint tail.ckpt   # resumable
+
+It reads the last --lookback of events first, then follows new ones: with StartLiveTail where the
+server supports it, else by polling FilterLogEvents with overlapping windows (events arrive late),
+dropping events it has already counted. --output json writes one JSON line per verdict change.
+Ctrl-C or --duration ends it with a final summary.")]
+    Tail(TailArgs),
 
     /// Write deterministic synthetic flow logs (for benchmarks and examples).
     #[command(after_help = "\
@@ -102,6 +117,13 @@ pub struct VerdictArgs {
     /// Seconds between checkpoint writes (it is also written at the end).
     #[arg(long, value_name = "SECS", default_value_t = 5.0, hide = true)]
     pub checkpoint_every: f64,
+
+    /// Read this CloudWatch Logs group (FilterLogEvents over --since/--until) instead of files.
+    #[arg(long, value_name = "NAME")]
+    pub log_group: Option<String>,
+
+    #[command(flatten)]
+    pub group: LogGroupArgs,
 
     #[command(flatten)]
     pub decode: DecodeArgs,
@@ -175,6 +197,81 @@ pub struct DecodeArgs {
     /// Records per Arrow batch.
     #[arg(long, value_name = "ROWS", default_value_t = 8192, hide = true)]
     pub batch_size: usize,
+}
+
+/// Where CloudWatch Logs inputs are.
+#[derive(Debug, Args, Default)]
+pub struct LogGroupArgs {
+    /// Only the log streams of this ENI (repeatable).
+    #[arg(long, value_name = "ENI")]
+    pub eni: Vec<String>,
+
+    /// A CloudWatch Logs filter pattern, passed to FilterLogEvents as is.
+    #[arg(long, value_name = "PATTERN")]
+    pub filter_pattern: Option<String>,
+
+    /// At most this many CloudWatch Logs requests per second (FilterLogEvents has a quota of 5
+    /// per account and Region, shared with every other client).
+    #[arg(long, value_name = "N", default_value_t = 5.0)]
+    pub max_rps: f64,
+
+    /// Events per FilterLogEvents page (default: the service's, up to 10,000).
+    #[arg(long, value_name = "N", hide = true)]
+    pub page_size: Option<i32>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TailOutput {
+    /// A table redrawn in place after every poll, blocked first.
+    Table,
+    /// One JSON line per new or changed verdict.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct TailArgs {
+    /// The CloudWatch Logs group the flow log delivers to.
+    #[arg(long, value_name = "NAME")]
+    pub log_group: String,
+
+    /// The endpoint catalogue (TOML).
+    #[arg(long, value_name = "FILE")]
+    pub endpoints: PathBuf,
+
+    /// What to write.
+    #[arg(short, long, value_enum, default_value_t = TailOutput::Table)]
+    pub output: TailOutput,
+
+    /// Stop after this long (90s, 30m, 2h); default: until Ctrl-C.
+    #[arg(long, value_name = "DURATION")]
+    pub duration: Option<String>,
+
+    /// How far back to read at start, and how much each poll overlaps the previous one
+    /// (ingestion lags the flows by minutes).
+    #[arg(long, value_name = "DURATION", default_value = "15m")]
+    pub lookback: String,
+
+    /// Seconds between polls.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    pub poll_interval: f64,
+
+    /// Persist the position, the recently seen event ids and the verdict state here, and resume
+    /// from it: a restarted tail neither misses nor double-counts events.
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<PathBuf>,
+
+    /// Poll even where StartLiveTail is available.
+    #[arg(long)]
+    pub no_live_tail: bool,
+
+    #[command(flatten)]
+    pub group: LogGroupArgs,
+
+    #[command(flatten)]
+    pub decode: DecodeArgs,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }
 
 /// Where AWS inputs are and how to reach them.

@@ -6,6 +6,7 @@
 
 mod args;
 mod generate_cmd;
+mod logs_run;
 mod output;
 mod parse_cmd;
 mod s3_run;
@@ -29,6 +30,7 @@ fn main() -> ExitCode {
         Command::Parse(args) => parse_cmd::run(args),
         Command::Generate(args) => generate_cmd::run(args),
         Command::Verdict(args) => verdict_cmd::run(args),
+        Command::Tail(args) => logs_run::tail(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -62,6 +64,7 @@ fn init_logging(verbose: u8) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .init();
 }

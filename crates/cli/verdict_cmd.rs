@@ -25,7 +25,20 @@ pub fn run(args: VerdictArgs) -> Result<u8> {
     let missing: Arc<Mutex<Option<MissingFields>>> = Arc::default();
     let started = Instant::now();
 
-    let failed = if let Some(urls) = s3_run::s3_inputs(&args.inputs)? {
+    let failed = if let Some(group) = &args.log_group {
+        if !args.inputs.is_empty() {
+            bail!("--log-group reads the group; give no INPUT files with it");
+        }
+        crate::logs_run::verdict(
+            group,
+            &args.group,
+            &args.decode,
+            &args.aws,
+            &aggregator,
+            since,
+            until,
+        )?
+    } else if let Some(urls) = s3_run::s3_inputs(&args.inputs)? {
         let checkpoint = match &args.checkpoint {
             Some(path) => {
                 let c = Checkpoint::load(path).map_err(anyhow::Error::msg)?;

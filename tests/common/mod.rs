@@ -144,3 +144,85 @@ pub fn summary_value(out: &Output, name: &str) -> String {
         .trim()
         .to_owned()
 }
+
+/// A loopback HTTP proxy in front of moto that answers some CloudWatch Logs FilterLogEvents
+/// requests with `ThrottlingException` (moto never throttles) and forwards everything else.
+#[derive(Debug)]
+pub struct ThrottleProxy {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// Requests answered with ThrottlingException so far.
+    pub throttled: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl ThrottleProxy {
+    /// Throttles the first `first_n` FilterLogEvents requests, then every third.
+    pub fn start(upstream: &str, first_n: usize) -> ThrottleProxy {
+        use std::io::{BufRead, BufReader, Read, Write};
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let upstream = upstream.trim_start_matches("http://").to_owned();
+        let throttled = std::sync::Arc::new(AtomicUsize::new(0));
+        let seen = std::sync::Arc::new(AtomicUsize::new(0));
+        let t = throttled.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (upstream, t, seen) = (upstream.clone(), t.clone(), seen.clone());
+                std::thread::spawn(move || -> std::io::Result<()> {
+                    let mut client = BufReader::new(stream.try_clone()?);
+                    let mut head = Vec::new();
+                    let mut length = 0usize;
+                    let mut filter = false;
+                    loop {
+                        let mut line = String::new();
+                        if client.read_line(&mut line)? == 0 {
+                            return Ok(());
+                        }
+                        let lower = line.to_ascii_lowercase();
+                        if let Some(v) = lower.strip_prefix("content-length:") {
+                            length = v.trim().parse().unwrap_or(0);
+                        }
+                        if lower.starts_with("x-amz-target:") && lower.contains("filterlogevents") {
+                            filter = true;
+                        }
+                        let end = line == "\r\n";
+                        if !lower.starts_with("connection:") {
+                            head.extend_from_slice(line.as_bytes());
+                        }
+                        if end {
+                            break;
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    client.read_exact(&mut body)?;
+                    let mut out = stream;
+                    if filter {
+                        let n = seen.fetch_add(1, Ordering::SeqCst);
+                        if n < first_n || n % 3 == 2 {
+                            t.fetch_add(1, Ordering::SeqCst);
+                            let msg =
+                                br#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#;
+                            write!(
+                                out,
+                                "HTTP/1.1 400 Bad Request\r\nContent-Type: application/x-amz-json-1.1\r\nx-amzn-ErrorType: ThrottlingException\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                                msg.len()
+                            )?;
+                            return out.write_all(msg);
+                        }
+                    }
+                    // Forward, asking the upstream to close so its reply ends at EOF.
+                    let mut up = std::net::TcpStream::connect(&upstream)?;
+                    let head_end = head.len() - 2;
+                    up.write_all(&head[..head_end])?;
+                    up.write_all(b"Connection: close\r\n\r\n")?;
+                    up.write_all(&body)?;
+                    let mut reply = Vec::new();
+                    up.read_to_end(&mut reply)?;
+                    out.write_all(&reply)
+                });
+            }
+        });
+        ThrottleProxy { url, throttled }
+    }
+}

@@ -1,5 +1,4 @@
-//! AWS sources for vpcflow: S3 archives (and, later, CloudWatch Logs), on tokio and the AWS
-//! SDK. Everything else in vpcflow is synchronous; this crate bridges: object bodies stream
+//! AWS sources for vpcflow: S3 archives and CloudWatch Logs, on tokio and the AWS SDK. Everything else in vpcflow is synchronous; this crate bridges: object bodies stream
 //! through [`tokio_util::io::SyncIoBridge`] into the same decoder local files use, on blocking
 //! threads, with bounded concurrency.
 //!
@@ -8,15 +7,21 @@
 //! - [`S3Url`], [`KeyInfo`], [`KeyFilter`]: where objects are and which to skip before fetching.
 //! - [`s3::read`]: list, prune, fetch and decode, handing batches to an [`ObjectSink`] per
 //!   object.
+//! - [`LogsReader`]: FilterLogEvents over a log group's streams, rate-limited, with retries;
+//!   [`Dedupe`] drops the events overlapping polls return twice.
 //! - [`Checkpoint`]: finished objects and the consumer's state, written atomically.
 #![deny(missing_docs)]
 
 pub mod checkpoint;
 pub mod config;
+pub mod ec2;
 pub mod key;
+pub mod logs;
 pub mod s3;
 
+pub use aws_config::SdkConfig;
 pub use checkpoint::Checkpoint;
 pub use config::AwsOptions;
 pub use key::{KeyFilter, KeyInfo};
+pub use logs::{Dedupe, Event, LiveTail, LogsOptions, LogsReader, LogsStats, RateLimiter};
 pub use s3::{ObjectSink, Progress, S3Object, S3Options, S3Summary, S3Url, SinkFactory};

@@ -1,0 +1,514 @@
+//! Reading flow logs from CloudWatch Logs: one log stream per ENI, one record per event.
+//!
+//! FilterLogEvents has a hard quota of 5 requests per second per account and Region, shared
+//! with every other client. Every request here goes through one client-side [`RateLimiter`]
+//! (`--max-rps`, default 5), and throttling is retried with exponential backoff and full jitter
+//! by this module (the SDK's own retries are off for this client, so throttles can be counted).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use aws_sdk_cloudwatchlogs::Client;
+use aws_sdk_cloudwatchlogs::config::http::HttpResponse;
+use aws_sdk_cloudwatchlogs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_cloudwatchlogs::types::OrderBy;
+use tokio::sync::{Mutex, mpsc};
+
+/// One log event: one flow-log record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    /// CloudWatch's event id (unique within the group), or a digest for live-tail events.
+    pub id: String,
+    /// The log stream (`eni-…-all`).
+    pub stream: String,
+    /// Event time, Unix milliseconds.
+    pub timestamp: i64,
+    /// The record.
+    pub message: String,
+}
+
+impl Event {
+    /// An id from the event's content (stream, time, message), for events that carry none.
+    pub fn digest(&self) -> String {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (&self.stream, self.timestamp, &self.message).hash(&mut h);
+        format!("d:{:016x}:{}", h.finish(), self.timestamp)
+    }
+}
+
+/// A StartLiveTail session: events pushed by the server as they are ingested.
+#[derive(Debug)]
+pub struct LiveTail {
+    rx: mpsc::UnboundedReceiver<Event>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl LiveTail {
+    /// Starts a session on the reader's group (and ENI streams, and filter pattern). Fails where
+    /// the server does not offer StartLiveTail (moto, some regions), so callers can poll instead.
+    pub async fn start(reader: &LogsReader) -> Result<LiveTail, String> {
+        let group = &reader.opts.group;
+        let groups = reader
+            .call("DescribeLogGroups", || {
+                reader
+                    .client
+                    .describe_log_groups()
+                    .log_group_name_prefix(group)
+                    .send()
+            })
+            .await?;
+        let arn = groups
+            .log_groups()
+            .iter()
+            .find(|g| g.log_group_name() == Some(group.as_str()))
+            .and_then(|g| g.arn())
+            .map(|a| a.trim_end_matches(":*").to_owned())
+            .ok_or_else(|| format!("log group `{group}` not found"))?;
+        let mut request = reader
+            .client
+            .start_live_tail()
+            .log_group_identifiers(arn)
+            .set_log_event_filter_pattern(reader.opts.filter_pattern.clone());
+        for eni in &reader.opts.enis {
+            request = request.log_stream_name_prefixes(eni);
+        }
+        let mut output = request
+            .send()
+            .await
+            .map_err(|e| DisplayErrorContext(&e).to_string())?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let stats = reader.stats.clone();
+        let task = tokio::spawn(async move {
+            use aws_sdk_cloudwatchlogs::types::StartLiveTailResponseStream as S;
+            loop {
+                match output.response_stream.recv().await {
+                    Ok(Some(S::SessionUpdate(update))) => {
+                        for e in update.session_results() {
+                            let (Some(message), Some(stream)) = (e.message(), e.log_stream_name())
+                            else {
+                                continue;
+                            };
+                            let mut event = Event {
+                                id: String::new(),
+                                stream: stream.to_owned(),
+                                timestamp: e.timestamp().unwrap_or(0),
+                                message: message.to_owned(),
+                            };
+                            event.id = event.digest();
+                            stats.events.fetch_add(1, Ordering::Relaxed);
+                            if tx.send(event).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    Ok(Some(_)) => {}
+                    Ok(None) => return,
+                    Err(e) => {
+                        tracing::warn!("the live tail session ended: {}", DisplayErrorContext(&e));
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(LiveTail { rx, task })
+    }
+
+    /// The events received since the last call.
+    pub fn drain(&mut self) -> Vec<Event> {
+        let mut out = Vec::new();
+        while let Ok(e) = self.rx.try_recv() {
+            out.push(e);
+        }
+        out
+    }
+}
+
+impl Drop for LiveTail {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Spaces requests evenly so that at most `rps` start per second.
+#[derive(Debug)]
+pub struct RateLimiter {
+    interval: Duration,
+    next: Mutex<Instant>,
+}
+
+impl RateLimiter {
+    /// A limiter admitting `rps` requests per second.
+    pub fn new(rps: f64) -> RateLimiter {
+        RateLimiter {
+            interval: Duration::from_secs_f64(1.0 / rps.max(0.01)),
+            next: Mutex::new(Instant::now()),
+        }
+    }
+
+    /// Waits for the next slot.
+    pub async fn acquire(&self) {
+        let wait = {
+            let mut next = self.next.lock().await;
+            let now = Instant::now();
+            let slot = (*next).max(now);
+            *next = slot + self.interval;
+            slot - now
+        };
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+/// What to read.
+#[derive(Clone, Debug)]
+pub struct LogsOptions {
+    /// The log group.
+    pub group: String,
+    /// Only the streams of these ENIs (stream names start with the ENI id).
+    pub enis: Vec<String>,
+    /// A CloudWatch Logs filter pattern, passed through.
+    pub filter_pattern: Option<String>,
+    /// Requests per second, all calls together.
+    pub max_rps: f64,
+    /// Streams read at once.
+    pub concurrency: usize,
+    /// Events per FilterLogEvents page (`None`: the service's default, up to 10,000).
+    pub page_size: Option<i32>,
+}
+
+/// Request counters, for the summary.
+#[derive(Debug, Default)]
+pub struct LogsStats {
+    /// Requests sent (retries included).
+    pub requests: AtomicU64,
+    /// Requests answered with ThrottlingException (and retried).
+    pub throttled: AtomicU64,
+    /// Other retried failures (5xx, timeouts).
+    pub retried: AtomicU64,
+    /// Events received.
+    pub events: AtomicU64,
+    /// Pages received.
+    pub pages: AtomicU64,
+}
+
+/// Retries per request before giving up.
+const MAX_ATTEMPTS: u32 = 10;
+
+/// A CloudWatch Logs reader.
+#[derive(Debug, Clone)]
+pub struct LogsReader {
+    client: Client,
+    opts: LogsOptions,
+    limiter: Arc<RateLimiter>,
+    /// Counters.
+    pub stats: Arc<LogsStats>,
+}
+
+fn jitter(max: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos() as u64);
+    let mut x = nanos ^ 0x9e37_79b9_7f4a_7c15;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    max.mul_f64((x % 10_000) as f64 / 10_000.0)
+}
+
+impl LogsReader {
+    /// A reader over `client`.
+    pub fn new(client: Client, opts: LogsOptions) -> LogsReader {
+        let limiter = Arc::new(RateLimiter::new(opts.max_rps));
+        LogsReader {
+            client,
+            opts,
+            limiter,
+            stats: Arc::default(),
+        }
+    }
+
+    /// Connects with `aws` (the SDK's own retries are off: [`LogsReader`] retries, and counts
+    /// throttles) and returns the SDK configuration too, for other services.
+    pub async fn connect(
+        aws: &crate::AwsOptions,
+        opts: LogsOptions,
+    ) -> (LogsReader, aws_config::SdkConfig) {
+        let config = aws.load().await;
+        let logs = aws_sdk_cloudwatchlogs::config::Builder::from(&config)
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .build();
+        (LogsReader::new(Client::from_conf(logs), opts), config)
+    }
+
+    /// The client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The options.
+    pub fn options(&self) -> &LogsOptions {
+        &self.opts
+    }
+
+    /// Sends one request through the rate limiter, retrying throttling and server errors.
+    async fn call<T, E, F, Fut>(&self, what: &str, mut send: F) -> Result<T, String>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let mut attempt = 0;
+        loop {
+            self.limiter.acquire().await;
+            self.stats.requests.fetch_add(1, Ordering::Relaxed);
+            let err = match send().await {
+                Ok(v) => return Ok(v),
+                Err(e) => e,
+            };
+            attempt += 1;
+            let code = err.code().unwrap_or("");
+            let throttled = matches!(code, "ThrottlingException" | "LimitExceededException")
+                || err
+                    .raw_response()
+                    .is_some_and(|r| r.status().as_u16() == 429);
+            let server = err
+                .raw_response()
+                .is_some_and(|r| r.status().is_server_error())
+                || matches!(code, "ServiceUnavailableException")
+                || matches!(
+                    err,
+                    SdkError::TimeoutError(_) | SdkError::DispatchFailure(_)
+                );
+            if throttled {
+                self.stats.throttled.fetch_add(1, Ordering::Relaxed);
+            } else if server {
+                self.stats.retried.fetch_add(1, Ordering::Relaxed);
+            }
+            if !(throttled || server) || attempt >= MAX_ATTEMPTS {
+                return Err(match code {
+                    "ResourceNotFoundException" => format!(
+                        "{what}: log group `{}` does not exist (or a stream in it does not)",
+                        self.opts.group
+                    ),
+                    "AccessDeniedException" => format!(
+                        "{what}: access denied (the credentials need logs:FilterLogEvents and logs:DescribeLogStreams)"
+                    ),
+                    _ => format!("{what} failed: {}", DisplayErrorContext(&err)),
+                });
+            }
+            // Exponential backoff with full jitter: up to 200 ms, 400 ms, … capped at 10 s.
+            let cap =
+                Duration::from_millis(200 * (1 << attempt.min(6))).min(Duration::from_secs(10));
+            let wait = jitter(cap).max(Duration::from_millis(50));
+            tracing::debug!(code, attempt, ?wait, "{what}: retrying");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// The streams to read, most recently written first, with their last event time (ms).
+    pub async fn streams(&self) -> Result<Vec<(String, Option<i64>)>, String> {
+        let mut out = Vec::new();
+        let prefixes: Vec<Option<&str>> = if self.opts.enis.is_empty() {
+            vec![None]
+        } else {
+            self.opts.enis.iter().map(|e| Some(e.as_str())).collect()
+        };
+        for prefix in prefixes {
+            let mut token: Option<String> = None;
+            loop {
+                let page = self
+                    .call("DescribeLogStreams", || {
+                        let mut req = self
+                            .client
+                            .describe_log_streams()
+                            .log_group_name(&self.opts.group)
+                            .set_next_token(token.clone());
+                        req = match prefix {
+                            Some(p) => req.log_stream_name_prefix(p),
+                            None => req.order_by(OrderBy::LastEventTime).descending(true),
+                        };
+                        req.send()
+                    })
+                    .await?;
+                for s in page.log_streams() {
+                    if let Some(name) = s.log_stream_name() {
+                        out.push((name.to_owned(), s.last_event_timestamp()));
+                    }
+                }
+                match page.next_token() {
+                    Some(t) if token.as_deref() != Some(t) => token = Some(t.to_owned()),
+                    _ => break,
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Reads every event in `[start_ms, end_ms)` and sends it, page by page, to `tx`. Streams
+    /// are read `concurrency` groups at a time; streams whose last event is before `start_ms`
+    /// are skipped.
+    pub async fn read_range(
+        &self,
+        start_ms: i64,
+        end_ms: i64,
+        tx: mpsc::Sender<Vec<Event>>,
+    ) -> Result<(), String> {
+        let streams: Vec<String> = self
+            .streams()
+            .await?
+            .into_iter()
+            .filter(|(_, last)| last.is_none_or(|l| l >= start_ms))
+            .map(|(name, _)| name)
+            .collect();
+        if streams.is_empty() {
+            return Ok(());
+        }
+        // FilterLogEvents takes at most 100 stream names.
+        let per_task = streams
+            .len()
+            .div_ceil(self.opts.concurrency.max(1))
+            .clamp(1, 100);
+        let mut tasks = tokio::task::JoinSet::new();
+        for chunk in streams.chunks(per_task) {
+            let reader = self.clone();
+            let names = chunk.to_vec();
+            let tx = tx.clone();
+            tasks.spawn(async move { reader.filter(names, start_ms, end_ms, tx).await });
+        }
+        let mut first_error = None;
+        while let Some(done) = tasks.join_next().await {
+            let result = done.map_err(|e| e.to_string()).and_then(|r| r);
+            if let Err(e) = result {
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    async fn filter(
+        &self,
+        streams: Vec<String>,
+        start_ms: i64,
+        end_ms: i64,
+        tx: mpsc::Sender<Vec<Event>>,
+    ) -> Result<(), String> {
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .call("FilterLogEvents", || {
+                    self.client
+                        .filter_log_events()
+                        .log_group_name(&self.opts.group)
+                        .set_log_stream_names(Some(streams.clone()))
+                        .start_time(start_ms)
+                        .end_time(end_ms - 1)
+                        .set_filter_pattern(self.opts.filter_pattern.clone())
+                        .set_next_token(token.clone())
+                        .set_limit(self.opts.page_size)
+                        .send()
+                })
+                .await?;
+            self.stats.pages.fetch_add(1, Ordering::Relaxed);
+            let events: Vec<Event> = page
+                .events()
+                .iter()
+                .filter_map(|e| {
+                    Some(Event {
+                        id: e.event_id()?.to_owned(),
+                        stream: e.log_stream_name().unwrap_or("").to_owned(),
+                        timestamp: e.timestamp().unwrap_or(0),
+                        message: e.message()?.to_owned(),
+                    })
+                })
+                .collect();
+            self.stats
+                .events
+                .fetch_add(events.len() as u64, Ordering::Relaxed);
+            // A page may be empty while a token remains: keep paging until there is none.
+            if !events.is_empty() && tx.send(events).await.is_err() {
+                return Ok(());
+            }
+            match page.next_token() {
+                Some(t) if token.as_deref() != Some(t) => token = Some(t.to_owned()),
+                _ => return Ok(()),
+            }
+        }
+    }
+}
+
+/// Event ids seen recently, to drop the duplicates that overlapping polls return. Ids older
+/// than the poll window cannot come back, so they are forgotten: memory stays bounded by the
+/// events of one window.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Dedupe {
+    seen: HashMap<String, i64>,
+}
+
+impl Dedupe {
+    /// Whether the event is new (and remembers it).
+    pub fn first_time(&mut self, e: &Event) -> bool {
+        self.seen.insert(e.id.clone(), e.timestamp).is_none()
+    }
+
+    /// Forgets events older than `before_ms`.
+    pub fn forget_before(&mut self, before_ms: i64) {
+        self.seen.retain(|_, t| *t >= before_ms);
+    }
+
+    /// Ids remembered.
+    pub fn len(&self) -> usize {
+        self.seen.len()
+    }
+
+    /// Whether none is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.seen.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(id: &str, t: i64) -> Event {
+        Event {
+            id: id.into(),
+            stream: "s".into(),
+            timestamp: t,
+            message: String::new(),
+        }
+    }
+
+    #[test]
+    fn dedupe_is_bounded_by_the_window() {
+        let mut d = Dedupe::default();
+        assert!(d.first_time(&event("a", 10)));
+        assert!(!d.first_time(&event("a", 10)));
+        assert!(d.first_time(&event("b", 20)));
+        d.forget_before(15);
+        assert_eq!(d.len(), 1);
+        assert!(!d.first_time(&event("b", 20)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_rate_limiter_spaces_requests() {
+        let limiter = RateLimiter::new(5.0);
+        let start = tokio::time::Instant::now();
+        for _ in 0..11 {
+            limiter.acquire().await;
+        }
+        // 11 requests at 5/s: the last starts 2 s after the first.
+        let elapsed = start.elapsed();
+        assert!(
+            elapsed >= Duration::from_millis(1990) && elapsed < Duration::from_millis(2100),
+            "{elapsed:?}"
+        );
+    }
+}

@@ -1,0 +1,513 @@
+//! CloudWatch Logs inputs against a real CloudWatch Logs-protocol server: moto on a loopback
+//! port (and, for throttling, a proxy in front of it).
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use aws_sdk_cloudwatchlogs::types::InputLogEvent;
+use common::{Moto, ThrottleProxy, stderr, stdout, testdata, vpcflow, vpcflow_env};
+use serde_json::Value;
+
+const GROUP: &str = "soa-05-001-FlowLogGroup";
+const ENDPOINTS: &str = "rds-sg-patterns/endpoints.toml";
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn logs(moto: &Moto) -> aws_sdk_cloudwatchlogs::Client {
+    let creds =
+        aws_sdk_cloudwatchlogs::config::Credentials::new("testing", "testing", None, None, "test");
+    aws_sdk_cloudwatchlogs::Client::from_conf(
+        aws_sdk_cloudwatchlogs::config::Builder::new()
+            .behavior_version(aws_sdk_cloudwatchlogs::config::BehaviorVersion::latest())
+            .region(aws_sdk_cloudwatchlogs::config::Region::new("us-east-1"))
+            .credentials_provider(creds)
+            .endpoint_url(&moto.url)
+            .build(),
+    )
+}
+
+/// Puts `streams` (name → lines) into `group`; each event's time is the record's `start`
+/// field (index `start_field`), or `now_ms` when given.
+fn put(
+    moto: &Moto,
+    group: &str,
+    streams: &BTreeMap<String, Vec<String>>,
+    start_field: usize,
+    now_ms: Option<i64>,
+) {
+    let c = logs(moto);
+    rt().block_on(async {
+        let _ = c.create_log_group().log_group_name(group).send().await;
+        for (stream, lines) in streams {
+            let _ = c
+                .create_log_stream()
+                .log_group_name(group)
+                .log_stream_name(stream)
+                .send()
+                .await;
+            let mut events: Vec<InputLogEvent> = lines
+                .iter()
+                .map(|l| {
+                    let t = now_ms.unwrap_or_else(|| {
+                        l.split(' ')
+                            .nth(start_field)
+                            .unwrap()
+                            .parse::<i64>()
+                            .unwrap()
+                            * 1000
+                    });
+                    InputLogEvent::builder()
+                        .timestamp(t)
+                        .message(l.clone())
+                        .build()
+                        .unwrap()
+                })
+                .collect();
+            events.sort_by_key(|e| e.timestamp());
+            c.put_log_events()
+                .log_group_name(group)
+                .log_stream_name(stream)
+                .set_log_events(Some(events))
+                .send()
+                .await
+                .unwrap();
+        }
+    });
+}
+
+/// The bundled scenario's CloudWatch files: stream name → lines (default v2 format).
+fn scenario_streams() -> BTreeMap<String, Vec<String>> {
+    let dir = testdata("rds-sg-patterns/cloudwatch/soa-05-001-FlowLogGroup");
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            let name = p.file_stem().unwrap().to_str().unwrap().to_owned();
+            let lines = std::fs::read_to_string(&p)
+                .unwrap()
+                .lines()
+                .map(str::to_owned)
+                .collect();
+            (name, lines)
+        })
+        .collect()
+}
+
+fn json_rows(out: &std::process::Output) -> Vec<Value> {
+    stdout(out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn endpoints() -> String {
+    testdata(ENDPOINTS).to_str().unwrap().to_owned()
+}
+
+#[test]
+fn verdict_on_a_log_group_equals_verdict_on_the_files_and_pages() {
+    let moto = Moto::start();
+    put(&moto, GROUP, &scenario_streams(), 10, None);
+    let e = endpoints();
+    // A small page size makes the 32 events span many pages.
+    let out = vpcflow_env(
+        &[
+            "verdict",
+            "--endpoints",
+            &e,
+            "-o",
+            "json",
+            "--log-group",
+            GROUP,
+            "--page-size",
+            "3",
+            "--max-rps",
+            "50",
+        ],
+        &moto.env(),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let files = vpcflow(&[
+        "verdict",
+        "--endpoints",
+        &e,
+        "-o",
+        "json",
+        testdata("rds-sg-patterns/cloudwatch").to_str().unwrap(),
+    ]);
+    let rows = json_rows(&out);
+    assert_eq!(rows, json_rows(&files));
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[0]["verdict"], "blocked");
+    assert_eq!(rows[1]["verdict"], "blocked");
+    assert_eq!(rows[2]["verdict"], "allowed");
+    let err = stderr(&out);
+    assert!(err.contains("CloudWatch Logs: 32 events in"), "{err}");
+    let pages: u64 = err
+        .split("events in ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        pages >= 11,
+        "32 events in pages of 3 need at least 11 pages, got {pages}: {err}"
+    );
+    assert!(
+        err.contains("assuming the default version 2 format"),
+        "{err}"
+    );
+}
+
+#[test]
+fn eni_narrows_the_streams_read() {
+    let moto = Moto::start();
+    put(&moto, GROUP, &scenario_streams(), 10, None);
+    let out = vpcflow_env(
+        &[
+            "verdict",
+            "--endpoints",
+            &endpoints(),
+            "-o",
+            "json",
+            "--log-group",
+            GROUP,
+            "--eni",
+            "eni-0e71f2697f24bffbf",
+            "--max-rps",
+            "50",
+        ],
+        &moto.env(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let rows = json_rows(&out);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["endpoint"], "dbinstance3");
+    assert!(
+        stderr(&out).contains("CloudWatch Logs: 4 events"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn the_format_comes_from_the_flow_log_via_ec2_describe_flow_logs() {
+    let moto = Moto::start();
+    // The S3 objects hold the scenario in a custom v5 format: put those records in a group
+    // whose flow log (created in moto's EC2) declares that format.
+    let mut streams: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut format = String::new();
+    let tree = testdata("rds-sg-patterns/s3");
+    let mut stack = vec![tree];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let mut text = String::new();
+            flate2::read::GzDecoder::new(std::fs::File::open(&p).unwrap())
+                .read_to_string(&mut text)
+                .unwrap();
+            let mut lines = text.lines();
+            let header = lines.next().unwrap();
+            format = header
+                .split(' ')
+                .map(|f| format!("${{{f}}}"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            for l in lines {
+                let eni = l.split(' ').nth(2).unwrap();
+                streams
+                    .entry(format!("{eni}-all"))
+                    .or_default()
+                    .push(l.to_owned());
+            }
+        }
+    }
+    put(&moto, "flows-v5", &streams, 10, None);
+    let creds = aws_sdk_ec2::config::Credentials::new("testing", "testing", None, None, "test");
+    let ec2 = aws_sdk_ec2::Client::from_conf(
+        aws_sdk_ec2::config::Builder::new()
+            .behavior_version(aws_sdk_ec2::config::BehaviorVersion::latest())
+            .region(aws_sdk_ec2::config::Region::new("us-east-1"))
+            .credentials_provider(creds)
+            .endpoint_url(&moto.url)
+            .build(),
+    );
+    rt().block_on(async {
+        let vpc = ec2
+            .create_vpc()
+            .cidr_block("10.0.0.0/16")
+            .send()
+            .await
+            .unwrap();
+        let vpc_id = vpc.vpc().unwrap().vpc_id().unwrap().to_owned();
+        ec2.create_flow_logs()
+            .resource_ids(vpc_id)
+            .resource_type(aws_sdk_ec2::types::FlowLogsResourceType::Vpc)
+            .traffic_type(aws_sdk_ec2::types::TrafficType::All)
+            .log_group_name("flows-v5")
+            .deliver_logs_permission_arn("arn:aws:iam::123456789012:role/flow-logs")
+            .log_format(&format)
+            .send()
+            .await
+            .unwrap();
+    });
+    let out = vpcflow_env(
+        &[
+            "verdict",
+            "--endpoints",
+            &endpoints(),
+            "-o",
+            "json",
+            "--log-group",
+            "flows-v5",
+            "--max-rps",
+            "50",
+        ],
+        &moto.env(),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("assuming the default"),
+        "{}",
+        stderr(&out)
+    );
+    let rows = json_rows(&out);
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[2]["endpoint"], "dbinstance3");
+    assert_eq!(rows[2]["verdict"], "allowed");
+}
+
+#[test]
+fn throttling_is_retried_with_backoff_and_counted() {
+    let moto = Moto::start();
+    put(&moto, GROUP, &scenario_streams(), 10, None);
+    let proxy = ThrottleProxy::start(&moto.url, 2);
+    let mut env = moto.env();
+    env.retain(|(k, _)| *k != "AWS_ENDPOINT_URL");
+    env.push(("AWS_ENDPOINT_URL", proxy.url.clone()));
+    let out = vpcflow_env(
+        &[
+            "verdict",
+            "--endpoints",
+            &endpoints(),
+            "-o",
+            "json",
+            "--log-group",
+            GROUP,
+            "--page-size",
+            "4",
+            "--max-rps",
+            "50",
+        ],
+        &env,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(json_rows(&out).len(), 3);
+    let throttled = proxy.throttled.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(throttled >= 3, "{throttled}");
+    assert!(
+        stderr(&out).contains(&format!("({throttled} throttled and retried")),
+        "{} vs {throttled}",
+        stderr(&out)
+    );
+}
+
+/// Records of one connection attempt of 10.0.1.10 to dbinstance3, `accept` or not, at `t`.
+fn attempt(port: u16, t: i64, accept: bool) -> Vec<(String, String)> {
+    let db3 = "eni-0e71f2697f24bffbf";
+    let mut v = vec![(
+        format!("{db3}-all"),
+        format!(
+            "2 123456789012 {db3} 10.0.1.10 10.0.3.82 {port} 3306 6 3 180 {t} {} {} OK",
+            t + 59,
+            if accept { "ACCEPT" } else { "REJECT" }
+        ),
+    )];
+    if accept {
+        v.push((
+            format!("{db3}-all"),
+            format!(
+                "2 123456789012 {db3} 10.0.3.82 10.0.1.10 3306 {port} 6 3 180 {t} {} ACCEPT OK",
+                t + 59
+            ),
+        ));
+    }
+    v
+}
+
+fn streams_of(records: Vec<(String, String)>) -> BTreeMap<String, Vec<String>> {
+    let mut m: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (s, l) in records {
+        m.entry(s).or_default().push(l);
+    }
+    m
+}
+
+#[test]
+fn tail_emits_a_verdict_change_and_counts_no_event_twice() {
+    let moto = Moto::start();
+    let now = jiff::Timestamp::now().as_second();
+    let now_ms = now * 1000;
+    // Before the tail starts: two connected attempts.
+    let before: Vec<_> = [
+        attempt(50001, now - 120, true),
+        attempt(50002, now - 110, true),
+    ]
+    .concat();
+    put(&moto, GROUP, &streams_of(before), 0, Some(now_ms - 60_000));
+    let mut env = moto.env();
+    env.push(("RUST_LOG", "info".into()));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vpcflow"))
+        .args([
+            "tail",
+            "--endpoints",
+            &endpoints(),
+            "--log-group",
+            GROUP,
+            "--output",
+            "json",
+            "--duration",
+            "10s",
+            "--poll-interval",
+            "1",
+            "--lookback",
+            "10m",
+            "--max-rps",
+            "50",
+        ])
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(first["endpoint"], "dbinstance3");
+    assert_eq!(first["verdict"], "allowed");
+    assert_eq!(first["records"], 4);
+    // Now a REJECT burst for the same client: the security group changed.
+    let burst: Vec<_> = (0..3)
+        .flat_map(|i| attempt(50010 + i, now + 5, false))
+        .collect();
+    put(
+        &moto,
+        GROUP,
+        &streams_of(burst),
+        0,
+        Some(jiff::Timestamp::now().as_millisecond()),
+    );
+    let second: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(second["endpoint"], "dbinstance3");
+    assert_eq!(second["verdict"], "intermittent");
+    assert_eq!(second["blocked"], 3);
+    assert_eq!(second["connected"], 2);
+    // Polls overlap (lookback 10 min, every second), yet every record counts once.
+    assert_eq!(second["records"], 7);
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    assert!(rest.is_empty(), "no further change: {rest:?}");
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(err.contains("mode: polling FilterLogEvents"), "{err}");
+    let dropped: u64 = err
+        .split(", ")
+        .find_map(|p| {
+            p.strip_suffix(" duplicates dropped")
+                .or_else(|| p.trim().strip_suffix(" duplicates dropped"))
+        })
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no duplicate count in {err}"));
+    assert!(
+        dropped > 0,
+        "overlapping polls must have returned events again: {err}"
+    );
+}
+
+#[test]
+fn a_restarted_tail_resumes_from_its_checkpoint_without_gaps_or_double_counts() {
+    let moto = Moto::start();
+    let now = jiff::Timestamp::now().as_second();
+    put(
+        &moto,
+        GROUP,
+        &streams_of(attempt(50001, now - 100, true)),
+        0,
+        Some(now * 1000 - 30_000),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = dir.path().join("tail.json");
+    let run = || {
+        vpcflow_env(
+            &[
+                "tail",
+                "--endpoints",
+                &endpoints(),
+                "--log-group",
+                GROUP,
+                "--output",
+                "json",
+                "--duration",
+                "2s",
+                "--poll-interval",
+                "1",
+                "--lookback",
+                "10m",
+                "--max-rps",
+                "50",
+                "--checkpoint",
+                ckpt.to_str().unwrap(),
+            ],
+            &moto.env(),
+        )
+    };
+    let one = run();
+    assert_eq!(one.status.code(), Some(0), "{}", stderr(&one));
+    assert_eq!(json_rows(&one)[0]["records"], 2);
+    // While it is down, more traffic arrives.
+    put(
+        &moto,
+        GROUP,
+        &streams_of(
+            [
+                attempt(50002, now - 20, true),
+                attempt(50003, now - 10, false),
+            ]
+            .concat(),
+        ),
+        0,
+        Some(jiff::Timestamp::now().as_millisecond() - 5_000),
+    );
+    std::thread::sleep(Duration::from_millis(50));
+    let two = run();
+    assert_eq!(two.status.code(), Some(1), "{}", stderr(&two));
+    let rows = json_rows(&two);
+    let last = rows.last().unwrap();
+    // 2 records before, 3 after: nothing lost, nothing counted twice.
+    assert_eq!(last["records"], 5, "{rows:?}");
+    assert_eq!(last["attempts"], 3);
+    assert_eq!(last["verdict"], "intermittent");
+}
