@@ -64,6 +64,18 @@ dropping events it has already counted. --output json writes one JSON line per v
 Ctrl-C or --duration ends it with a final summary.")]
     Tail(TailArgs),
 
+    /// Write flow logs as Parquet, partitioned Hive-style by account, region and date.
+    #[command(after_help = "\
+Examples:
+  vpcflow convert --out parquet/ logs/*.log.gz
+  vpcflow convert --out parquet/ --since 24h s3://my-flow-logs/AWSLogs/123456789012/
+  duckdb -c \"SELECT action, count(*) FROM read_parquet('parquet/**/*.parquet', hive_partitioning=true) GROUP BY 1\"
+
+Files are DIR/account-id=<id>/region=<region>/date=<YYYY-MM-DD>/part-<source>.parquet, zstd,
+row groups of up to 131,072 rows. One file per input and partition: re-converting an input
+replaces its files.")]
+    Convert(ConvertArgs),
+
     /// Write deterministic synthetic flow logs (for benchmarks and examples).
     #[command(after_help = "\
 Examples:
@@ -124,6 +136,31 @@ pub struct VerdictArgs {
 
     #[command(flatten)]
     pub group: LogGroupArgs,
+
+    #[command(flatten)]
+    pub decode: DecodeArgs,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    /// Flow-log files, directories, or s3://bucket/prefix locations.
+    #[arg(value_name = "INPUT", required = true)]
+    pub inputs: Vec<String>,
+
+    /// The output directory (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// Only S3 objects whose key time may hold records at or after this time.
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+
+    /// Only S3 objects whose key time may hold records at or before this time.
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
 
     #[command(flatten)]
     pub decode: DecodeArgs,

@@ -5,9 +5,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use arrow_array::RecordBatch;
-use vpcflow_aws::{ObjectSink, S3Object};
 use vpcflow_core::{DecoderOptions, LogFormat};
-use vpcflow_input::{Input, RunOptions, SourceReport, for_each_batch};
+use vpcflow_input::{Input, RunOptions, SourceReport, SourceSink, for_each_batch};
 use vpcflow_sink::{
     BatchWriter, CsvWriter, JsonLinesWriter, ParquetOptions, ParquetWriter, Summary, TableWriter,
 };
@@ -18,11 +17,11 @@ use crate::{output, s3_run, time};
 /// Hands an S3 object's batches to a shared callback.
 struct CallbackSink(Arc<dyn Fn(RecordBatch) -> std::io::Result<()> + Send + Sync>);
 
-impl ObjectSink for CallbackSink {
+impl SourceSink for CallbackSink {
     fn batch(&mut self, batch: RecordBatch) -> std::io::Result<()> {
         (self.0)(batch)
     }
-    fn finish(self: Box<Self>, _: &S3Object, _: &SourceReport) -> std::io::Result<()> {
+    fn finish(self: Box<Self>, _: &SourceReport) -> std::io::Result<()> {
         Ok(())
     }
 }
@@ -146,8 +145,9 @@ pub fn run(args: ParseArgs) -> Result<u8> {
             let (since, until) = time::window(args.since.as_deref(), args.until.as_deref())?;
             let shared: Arc<dyn Fn(RecordBatch) -> std::io::Result<()> + Send + Sync> =
                 Arc::new(on_batch);
-            let factory =
-                Arc::new(move || -> Box<dyn ObjectSink> { Box::new(CallbackSink(shared.clone())) });
+            let factory = Arc::new(move |_: &_| -> Box<dyn SourceSink> {
+                Box::new(CallbackSink(shared.clone()))
+            });
             let summary = s3_run::run(
                 &urls,
                 &args.aws,

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use arrow_array::RecordBatch;
-use vpcflow_aws::{Checkpoint, ObjectSink, S3Object};
-use vpcflow_input::{SourceReport, for_each_batch};
+use vpcflow_aws::{Checkpoint, S3Object};
+use vpcflow_input::{SourceReport, SourceSink, for_each_batch};
 use vpcflow_sink::{BatchWriter, CsvWriter, JsonLinesWriter, TableWriter};
 use vpcflow_verdict::{Aggregator, Catalogue, MissingFields, Report, State, Worker};
 
@@ -73,10 +73,11 @@ pub fn run(args: VerdictArgs) -> Result<u8> {
         };
         let factory = {
             let shared = shared.clone();
-            Arc::new(move || -> Box<dyn ObjectSink> {
+            Arc::new(move |object: &S3Object| -> Box<dyn SourceSink> {
                 Box::new(VerdictSink {
                     worker: Worker::new(shared.aggregator.clone()),
                     shared: shared.clone(),
+                    object: object.clone(),
                 })
             })
         };
@@ -155,9 +156,10 @@ impl Shared {
 struct VerdictSink {
     worker: Worker<Arc<Aggregator>>,
     shared: Arc<Shared>,
+    object: S3Object,
 }
 
-impl ObjectSink for VerdictSink {
+impl SourceSink for VerdictSink {
     fn batch(&mut self, batch: RecordBatch) -> std::io::Result<()> {
         if let Err(e) = self.worker.fold(&batch)
             && let Ok(mut m) = self.shared.missing.lock()
@@ -167,18 +169,14 @@ impl ObjectSink for VerdictSink {
         Ok(())
     }
 
-    fn finish(
-        mut self: Box<Self>,
-        object: &S3Object,
-        _report: &SourceReport,
-    ) -> std::io::Result<()> {
+    fn finish(mut self: Box<Self>, _report: &SourceReport) -> std::io::Result<()> {
         {
             let Ok(mut guard) = self.shared.checkpoint.lock() else {
                 return Err(std::io::Error::other("checkpoint lock poisoned"));
             };
             self.worker.commit();
             if let Some((c, _)) = guard.as_mut() {
-                c.objects.insert(object.id(), object.etag.clone());
+                c.objects.insert(self.object.id(), self.object.etag.clone());
             }
         }
         self.shared.save(false)

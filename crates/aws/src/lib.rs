@@ -5,7 +5,7 @@
 //! # A tour
 //! - [`AwsOptions`]: region, profile and endpoint URL on top of the standard credential chain.
 //! - [`S3Url`], [`KeyInfo`], [`KeyFilter`]: where objects are and which to skip before fetching.
-//! - [`s3::read`]: list, prune, fetch and decode, handing batches to an [`ObjectSink`] per
+//! - [`s3::read`]: list, prune, fetch and decode, handing batches to a sink per
 //!   object.
 //! - [`LogsReader`]: FilterLogEvents over a log group's streams, rate-limited, with retries;
 //!   [`Dedupe`] drops the events overlapping polls return twice.
@@ -24,4 +24,4 @@ pub use checkpoint::Checkpoint;
 pub use config::AwsOptions;
 pub use key::{KeyFilter, KeyInfo};
 pub use logs::{Dedupe, Event, LiveTail, LogsOptions, LogsReader, LogsStats, RateLimiter};
-pub use s3::{ObjectSink, Progress, S3Object, S3Options, S3Summary, S3Url, SinkFactory};
+pub use s3::{Progress, S3Object, S3Options, S3Summary, S3Url, SinkFactory};

@@ -13,7 +13,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::io::SyncIoBridge;
 use vpcflow_core::{Decoder, DecoderOptions};
-use vpcflow_input::{RunError, SourceReport, decode_source, open_reader};
+use vpcflow_input::{RunError, SourceReport, SourceSink, decode_source, open_reader};
 
 use crate::key::KeyFilter;
 
@@ -58,17 +58,9 @@ impl S3Object {
     }
 }
 
-/// Receives one object's batches, then hears how the object ended.
-pub trait ObjectSink: Send {
-    /// One batch of the object's records.
-    fn batch(&mut self, batch: RecordBatch) -> io::Result<()>;
-    /// The object was read to its end, or until its data broke (`report.error` says so): every
-    /// batch of it has been delivered and it will not be read again.
-    fn finish(self: Box<Self>, object: &S3Object, report: &SourceReport) -> io::Result<()>;
-}
-
-/// Makes a sink per object.
-pub type SinkFactory = Arc<dyn Fn() -> Box<dyn ObjectSink> + Send + Sync>;
+/// Makes a sink per object. Its `finish` means the object was read to its end, or until its
+/// data broke (the report says so): every batch of it has been delivered.
+pub type SinkFactory = Arc<dyn Fn(&S3Object) -> Box<dyn SourceSink> + Send + Sync>;
 
 /// How to read.
 #[derive(Clone, Debug)]
@@ -299,7 +291,7 @@ async fn read_object(
     let object = object.clone();
     let progress = progress.clone();
     let task = tokio::task::spawn_blocking(move || -> Result<SourceReport, RunError> {
-        let mut sink = sinks();
+        let mut sink = sinks(&object);
         let opened = match open_reader(Box::new(body), None) {
             Ok(o) => o,
             Err(e) => return Ok(failed(&id, format!("s3://{id}: reading failed: {e}"))),
@@ -318,7 +310,7 @@ async fn read_object(
         progress
             .bytes
             .fetch_add(report.raw_bytes, Ordering::Relaxed);
-        sink.finish(&object, &report).map_err(RunError::Output)?;
+        sink.finish(&report).map_err(RunError::Output)?;
         Ok(report)
     });
     task.await

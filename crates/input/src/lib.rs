@@ -16,4 +16,6 @@ mod parquet_in;
 mod run;
 
 pub use open::{Compression, Input, Opened, open, open_reader};
-pub use run::{RunError, RunOptions, SourceReport, decode_source, for_each_batch};
+pub use run::{
+    RunError, RunOptions, SourceReport, SourceSink, decode_source, for_each_batch, for_each_source,
+};

@@ -161,6 +161,27 @@ pub fn decode_source(
     Ok(report)
 }
 
+/// Receives one source's batches, then hears how the source ended.
+pub trait SourceSink: Send {
+    /// One batch of the source's records.
+    fn batch(&mut self, batch: RecordBatch) -> io::Result<()>;
+    /// The source was read to its end, or until it broke (`report.error` says so): every batch
+    /// of it has been delivered.
+    fn finish(self: Box<Self>, report: &SourceReport) -> io::Result<()>;
+}
+
+/// Hands every batch to a shared callback.
+struct Forward<'a>(&'a (dyn Fn(RecordBatch) -> io::Result<()> + Sync));
+
+impl SourceSink for Forward<'_> {
+    fn batch(&mut self, batch: RecordBatch) -> io::Result<()> {
+        (self.0)(batch)
+    }
+    fn finish(self: Box<Self>, _: &SourceReport) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Decodes `inputs` on up to `opts.threads` worker threads and calls `on_batch` with every
 /// batch, from whichever thread decoded it. Returns one report per input, in input order.
 ///
@@ -170,6 +191,16 @@ pub fn for_each_batch(
     opts: &RunOptions,
     on_batch: &(dyn Fn(RecordBatch) -> io::Result<()> + Sync),
 ) -> Result<Vec<SourceReport>, RunError> {
+    for_each_source(inputs, opts, &|_| Box::new(Forward(on_batch)))
+}
+
+/// Like [`for_each_batch`], with a sink of its own per input, from `make`. A sink sees only its
+/// source's batches, in order, and then the source's report.
+pub fn for_each_source<'a>(
+    inputs: &[Input],
+    opts: &RunOptions,
+    make: &(dyn Fn(&Input) -> Box<dyn SourceSink + 'a> + Sync),
+) -> Result<Vec<SourceReport>, RunError> {
     let threads = opts.threads.clamp(1, inputs.len().max(1));
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
@@ -177,19 +208,23 @@ pub fn for_each_batch(
     let first_error: Mutex<Option<RunError>> = Mutex::new(None);
     let work = || {
         let mut decoder = Decoder::new(opts.decoder.clone());
-        let mut emit = |batch: RecordBatch| on_batch(batch);
         while !stop.load(Ordering::Relaxed) {
             let i = next.fetch_add(1, Ordering::Relaxed);
             let Some(input) = inputs.get(i) else { break };
             let name = input.name();
+            let mut sink = make(input);
             let result = match open(input) {
-                Ok(opened) => decode_source(opened, &name, &mut decoder, &mut emit),
+                Ok(opened) => decode_source(opened, &name, &mut decoder, &mut |b| sink.batch(b)),
                 Err(e) => Ok(SourceReport {
                     name: name.clone(),
                     error: Some(format!("cannot open {name}: {e}")),
                     ..SourceReport::default()
                 }),
             };
+            let result = result.and_then(|report| {
+                sink.finish(&report).map_err(RunError::Output)?;
+                Ok(report)
+            });
             match result {
                 Ok(report) => {
                     if let Ok(mut reports) = reports.lock() {
@@ -204,13 +239,6 @@ pub fn for_each_batch(
                     break;
                 }
             }
-        }
-        // A batch may hold the tail of several sources.
-        if let Some(batch) = decoder.flush()
-            && let Err(e) = on_batch(batch)
-            && let Ok(mut first) = first_error.lock()
-        {
-            first.get_or_insert(RunError::Output(e));
         }
     };
     if threads == 1 {

@@ -30,12 +30,14 @@ use vpcflow_core::render::ColumnReader;
 mod csv;
 mod json;
 mod parquet;
+mod partition;
 mod summary;
 mod table;
 
 pub use crate::csv::CsvWriter;
 pub use crate::json::JsonLinesWriter;
 pub use crate::parquet::{ParquetOptions, ParquetWriter};
+pub use crate::partition::{Partition, PartitionedWriter, path_safe};
 pub use crate::summary::Summary;
 pub use crate::table::TableWriter;
 

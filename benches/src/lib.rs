@@ -1,0 +1,1 @@
+//! Benchmarks live in `decode.rs`; this crate has no library code.

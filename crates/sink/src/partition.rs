@@ -1,0 +1,216 @@
+//! Hive-partitioned Parquet output: `DIR/account-id=…/region=…/date=…/part-….parquet`.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Int32Type, TimestampSecondType};
+use arrow_array::{Array, RecordBatch, UInt32Array};
+use std::sync::Arc;
+
+use arrow_schema::{DataType, Schema};
+
+use crate::{BatchWriter, ParquetOptions, ParquetWriter};
+
+/// The partition of one record.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Partition {
+    /// `account-id` (or `unknown`).
+    pub account: String,
+    /// `region` (or the region its S3 key names, or `unknown`).
+    pub region: String,
+    /// The UTC date of `start` (`YYYY-MM-DD`, or `unknown`).
+    pub date: String,
+}
+
+/// Makes a value safe as one path component: letters, digits, `-`, `_` and `.` stay, anything
+/// else becomes `_`, and `.`/`..`/empty become `unknown`. Values come from untrusted input.
+pub fn path_safe(value: &str) -> String {
+    let cleaned: String = value
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if cleaned.is_empty() || cleaned.chars().all(|c| c == '.') {
+        "unknown".to_owned()
+    } else {
+        cleaned
+    }
+}
+
+impl Partition {
+    /// The directory of this partition under `root`.
+    pub fn dir(&self, root: &Path) -> PathBuf {
+        root.join(format!("account-id={}", path_safe(&self.account)))
+            .join(format!("region={}", path_safe(&self.region)))
+            .join(format!("date={}", path_safe(&self.date)))
+    }
+}
+
+fn date_of(secs: i64) -> String {
+    jiff::Timestamp::from_second(secs)
+        .map(|t| t.strftime("%Y-%m-%d").to_string())
+        .unwrap_or_else(|_| "unknown".to_owned())
+}
+
+/// Writes one source's batches into per-partition Parquet files named `part-<stem>.parquet`.
+/// Files appear (renamed into place) only when [`BatchWriter::finish`] is called.
+#[derive(Debug)]
+pub struct PartitionedWriter {
+    root: PathBuf,
+    stem: String,
+    default_region: String,
+    opts: ParquetOptions,
+    writers: BTreeMap<Partition, ParquetWriter>,
+    /// Files written, by [`BatchWriter::finish`].
+    pub files: Vec<PathBuf>,
+    /// Rows written.
+    pub rows: u64,
+}
+
+impl PartitionedWriter {
+    /// A writer under `root` for one source; `stem` names its files (made path-safe), and
+    /// `default_region` is used for records without a `region` field.
+    pub fn new(
+        root: &Path,
+        stem: &str,
+        default_region: Option<&str>,
+        opts: ParquetOptions,
+    ) -> PartitionedWriter {
+        PartitionedWriter {
+            root: root.to_owned(),
+            stem: path_safe(stem),
+            default_region: default_region.unwrap_or("unknown").to_owned(),
+            opts,
+            writers: BTreeMap::new(),
+            files: Vec::new(),
+            rows: 0,
+        }
+    }
+
+    fn keys(&self, batch: &RecordBatch) -> Vec<Partition> {
+        let dict_value = |name: &str, row: usize| -> Option<String> {
+            let c = batch.column_by_name(name)?;
+            if c.data_type() != &DataType::Utf8 || c.is_null(row) {
+                return None;
+            }
+            Some(c.as_string::<i32>().value(row).to_owned())
+        };
+        let start = batch
+            .column_by_name("start")
+            .filter(|c| matches!(c.data_type(), DataType::Timestamp(..)))
+            .map(|c| c.as_primitive::<TimestampSecondType>());
+        (0..batch.num_rows())
+            .map(|row| Partition {
+                account: dict_value("account-id", row).unwrap_or_else(|| "unknown".into()),
+                region: dict_value("region", row).unwrap_or_else(|| self.default_region.clone()),
+                date: start
+                    .filter(|s| s.is_valid(row))
+                    .map_or_else(|| "unknown".into(), |s| date_of(s.value(row))),
+            })
+            .collect()
+    }
+}
+
+/// The partition columns as plain strings: readers add the Hive partition values as string
+/// columns of the same names, and a dictionary column of that name would not merge with them.
+fn partition_columns_as_strings(batch: &RecordBatch) -> io::Result<RecordBatch> {
+    let schema = batch.schema();
+    let mut fields = Vec::with_capacity(schema.fields().len());
+    let mut columns = Vec::with_capacity(batch.num_columns());
+    for (field, column) in schema.fields().iter().zip(batch.columns()) {
+        if matches!(field.name().as_str(), "account-id" | "region")
+            && let DataType::Dictionary(key, value) = field.data_type()
+            && **key == DataType::Int32
+            && **value == DataType::Utf8
+        {
+            let dict = column.as_dictionary::<Int32Type>();
+            let strings = arrow_select::take::take(dict.values(), dict.keys(), None)
+                .map_err(io::Error::other)?;
+            fields.push(Arc::new(
+                field.as_ref().clone().with_data_type(DataType::Utf8),
+            ));
+            columns.push(strings);
+        } else {
+            fields.push(field.clone());
+            columns.push(column.clone());
+        }
+    }
+    RecordBatch::try_new(
+        Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone())),
+        columns,
+    )
+    .map_err(io::Error::other)
+}
+
+impl BatchWriter for PartitionedWriter {
+    fn write(&mut self, batch: &RecordBatch) -> io::Result<()> {
+        let batch = &partition_columns_as_strings(batch)?;
+        let keys = self.keys(batch);
+        let mut groups: BTreeMap<&Partition, Vec<u32>> = BTreeMap::new();
+        for (row, key) in keys.iter().enumerate() {
+            groups.entry(key).or_default().push(row as u32);
+        }
+        for (key, rows) in groups {
+            let part = if rows.len() == batch.num_rows() {
+                batch.clone()
+            } else {
+                let indices = UInt32Array::from(rows);
+                arrow_select::take::take_record_batch(batch, &indices).map_err(io::Error::other)?
+            };
+            if !self.writers.contains_key(key) {
+                let dir = key.dir(&self.root);
+                std::fs::create_dir_all(&dir)?;
+                let path = dir.join(format!("part-{}.parquet", self.stem));
+                self.writers
+                    .insert(key.clone(), ParquetWriter::new(&path, self.opts.clone()));
+            }
+            let writer = self.writers.get_mut(key).expect("inserted above");
+            writer.write(&part)?;
+            self.rows += part.num_rows() as u64;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        for (key, mut writer) in std::mem::take(&mut self.writers) {
+            writer.finish()?;
+            self.files.push(
+                key.dir(&self.root)
+                    .join(format!("part-{}.parquet", self.stem)),
+            );
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_values_cannot_leave_the_output_directory() {
+        assert_eq!(path_safe("123456789012"), "123456789012");
+        assert_eq!(path_safe("ap-northeast-1"), "ap-northeast-1");
+        assert_eq!(path_safe("../../etc"), ".._.._etc");
+        assert_eq!(path_safe(".."), "unknown");
+        assert_eq!(path_safe(""), "unknown");
+        assert_eq!(path_safe("a/b\\c d"), "a_b_c_d");
+        let p = Partition {
+            account: "../x".into(),
+            region: "..".into(),
+            date: "2026-11-20".into(),
+        };
+        let dir = p.dir(Path::new("/out"));
+        assert_eq!(
+            dir,
+            Path::new("/out/account-id=.._x/region=unknown/date=2026-11-20")
+        );
+    }
+}
