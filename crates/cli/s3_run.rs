@@ -70,6 +70,7 @@ pub fn run(
         decoder,
     };
     let progress = Arc::new(Progress::default());
+    let bar = ProgressBar::start(progress.clone());
     let summary = rt.block_on(async {
         let config = aws.load().await;
         let s3 = aws_sdk_s3::config::Builder::from(&config)
@@ -77,8 +78,60 @@ pub fn run(
             .build();
         let client = aws_sdk_s3::Client::from_conf(s3);
         read(&client, urls, &opts, done, sinks, progress.clone()).await
-    })?;
-    Ok(summary)
+    });
+    bar.stop();
+    Ok(summary?)
+}
+
+/// An indicatif progress bar on stderr (drawn only when stderr is a terminal): objects
+/// done/total, compressed bytes, records and MB/s.
+struct ProgressBar {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ProgressBar {
+    fn start(progress: Arc<Progress>) -> ProgressBar {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let bar = indicatif::ProgressBar::with_draw_target(
+                None,
+                indicatif::ProgressDrawTarget::stderr_with_hz(5),
+            );
+            if let Ok(style) =
+                indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} objects  {msg}")
+            {
+                bar.set_style(style);
+            }
+            let started = std::time::Instant::now();
+            while !flag.load(Ordering::Relaxed) {
+                let bytes = progress.bytes.load(Ordering::Relaxed);
+                bar.set_length(progress.objects_total.load(Ordering::Relaxed));
+                bar.set_position(progress.objects_done.load(Ordering::Relaxed));
+                bar.set_message(format!(
+                    "{:.1} MB  {} records  {:.1} MB/s",
+                    bytes as f64 / 1e6,
+                    progress.records.load(Ordering::Relaxed),
+                    bytes as f64 / 1e6 / started.elapsed().as_secs_f64().max(1e-3)
+                ));
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+            bar.finish_and_clear();
+        });
+        ProgressBar {
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn stop(mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 /// Reports an S3 run on stderr; returns whether anything failed.
