@@ -28,11 +28,11 @@ test:
 
 # Build the benchmarks without running them.
 bench-check:
-    cargo bench --workspace --no-run --locked
+    cargo bench -p vpcflow-benches --no-run --locked
 
 # Run the criterion benchmarks.
 bench:
-    cargo bench --workspace
+    cargo bench -p vpcflow-benches
 
 # The README's first command: verdicts on the bundled scenario.
 demo:

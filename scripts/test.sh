@@ -17,7 +17,7 @@ if [[ "${1:-}" != "--quick" ]]; then
   echo "==> cargo doc"
   RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
   echo "==> cargo bench --no-run"
-  cargo bench --workspace --no-run --locked
+  cargo bench -p vpcflow-benches --no-run --locked
 fi
 echo "==> cargo nextest run"
 cargo nextest run --workspace --locked --no-fail-fast

@@ -76,6 +76,17 @@ row groups of up to 131,072 rows. One file per input and partition: re-convertin
 replaces its files.")]
     Convert(ConvertArgs),
 
+    /// Measure records/s and MB/s per pipeline stage (read, inflate, decode, aggregate).
+    #[command(after_help = "\
+Examples:
+  vpcflow bench                                   # 1,000,000 generated v2 records
+  vpcflow bench --records 5000000 --format v5 --gzip
+  vpcflow bench --endpoints endpoints.toml flows.log.gz
+
+Stages run one after another over the whole input on one thread; each includes the ones before
+it, and 'stage only' is its own share.")]
+    Bench(BenchArgs),
+
     /// Write deterministic synthetic flow logs (for benchmarks and examples).
     #[command(after_help = "\
 Examples:
@@ -167,6 +178,32 @@ pub struct ConvertArgs {
 
     #[command(flatten)]
     pub aws: AwsArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// A flow-log file to measure; without it, one is generated.
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+
+    /// Records to generate.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub records: u64,
+
+    /// Generated format: v2 or v5.
+    #[arg(long, default_value = "v2")]
+    pub format: String,
+
+    /// gzip the generated file.
+    #[arg(long)]
+    pub gzip: bool,
+
+    /// A catalogue for the aggregate stage of a given FILE (generated input brings its own).
+    #[arg(long, value_name = "FILE")]
+    pub endpoints: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub decode: DecodeArgs,
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@
 //! pair; 2 an error (bad arguments, unreadable input, a malformed line under `--strict`).
 
 mod args;
+mod bench_cmd;
 mod convert_cmd;
 mod generate_cmd;
 mod logs_run;
@@ -33,6 +34,7 @@ fn main() -> ExitCode {
         Command::Verdict(args) => verdict_cmd::run(args),
         Command::Tail(args) => logs_run::tail(args),
         Command::Convert(args) => convert_cmd::run(args),
+        Command::Bench(args) => bench_cmd::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
