@@ -165,13 +165,8 @@ pub struct ConvertArgs {
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
 
-    /// Only S3 objects whose key time may hold records at or after this time.
-    #[arg(long, value_name = "TIME")]
-    pub since: Option<String>,
-
-    /// Only S3 objects whose key time may hold records at or before this time.
-    #[arg(long, value_name = "TIME")]
-    pub until: Option<String>,
+    #[command(flatten)]
+    pub window: KeyWindowArgs,
 
     #[command(flatten)]
     pub decode: DecodeArgs,
@@ -271,6 +266,19 @@ pub struct DecodeArgs {
     /// Records per Arrow batch.
     #[arg(long, value_name = "ROWS", default_value_t = 8192, hide = true)]
     pub batch_size: usize,
+}
+
+/// Which S3 objects to read by the time in their keys (`parse`, `convert`).
+#[derive(Debug, Args, Default)]
+pub struct KeyWindowArgs {
+    /// Only S3 objects whose key time may hold records at or after this time (RFC 3339 or
+    /// relative: 90s, 30m, 2h, 7d). Records themselves are not filtered.
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+
+    /// Only S3 objects whose key time may hold records at or before this time.
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
 }
 
 /// Where CloudWatch Logs inputs are.
@@ -411,14 +419,8 @@ pub struct ParseArgs {
     #[arg(long)]
     pub force: bool,
 
-    /// Only S3 objects whose key time may hold records at or after this time (RFC 3339 or
-    /// relative: 90s, 30m, 2h, 7d). Records themselves are not filtered.
-    #[arg(long, value_name = "TIME")]
-    pub since: Option<String>,
-
-    /// Only S3 objects whose key time may hold records at or before this time.
-    #[arg(long, value_name = "TIME")]
-    pub until: Option<String>,
+    #[command(flatten)]
+    pub window: KeyWindowArgs,
 
     #[command(flatten)]
     pub decode: DecodeArgs,

@@ -71,19 +71,20 @@ pub fn run(args: ConvertArgs) -> Result<u8> {
     let root = prepare_out(&args.out)?;
     let started = Instant::now();
     let (reports, failed) = if let Some(urls) = s3_run::s3_inputs(&args.inputs)? {
-        let (since, until) = time::window(args.since.as_deref(), args.until.as_deref())?;
+        let (since, until) =
+            time::window(args.window.since.as_deref(), args.window.until.as_deref())?;
         let root2 = root.clone();
         let factory = Arc::new(move |o: &S3Object| -> Box<dyn SourceSink> {
             let region = KeyInfo::parse(&o.key).region;
             Box::new(ConvertSink(writer(&root2, &o.id(), region.as_deref())))
         });
         let summary = s3_run::run(
-            &urls,
-            &args.aws,
-            opts.decoder.clone(),
-            opts.threads,
-            since,
-            until,
+            s3_run::S3Job {
+                urls: &urls,
+                aws: &args.aws,
+                run: &opts,
+                window: (since, until),
+            },
             &|_| false,
             factory,
         )?;

@@ -142,19 +142,20 @@ pub fn run(args: ParseArgs) -> Result<u8> {
     };
     let reports = match s3_run::s3_inputs(&args.inputs)? {
         Some(urls) => {
-            let (since, until) = time::window(args.since.as_deref(), args.until.as_deref())?;
+            let (since, until) =
+                time::window(args.window.since.as_deref(), args.window.until.as_deref())?;
             let shared: Arc<dyn Fn(RecordBatch) -> std::io::Result<()> + Send + Sync> =
                 Arc::new(on_batch);
             let factory = Arc::new(move |_: &_| -> Box<dyn SourceSink> {
                 Box::new(CallbackSink(shared.clone()))
             });
             let summary = s3_run::run(
-                &urls,
-                &args.aws,
-                opts.decoder.clone(),
-                opts.threads,
-                since,
-                until,
+                s3_run::S3Job {
+                    urls: &urls,
+                    aws: &args.aws,
+                    run: &opts,
+                    window: (since, until),
+                },
                 &|_| false,
                 factory,
             )?;

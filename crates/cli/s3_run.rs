@@ -7,7 +7,7 @@ use vpcflow_aws::s3::read;
 use vpcflow_aws::{
     AwsOptions, KeyFilter, Progress, S3Object, S3Options, S3Summary, S3Url, SinkFactory,
 };
-use vpcflow_core::DecoderOptions;
+use vpcflow_input::RunOptions;
 
 use crate::args::AwsArgs;
 
@@ -44,18 +44,31 @@ pub fn aws_options(args: &AwsArgs) -> AwsOptions {
     }
 }
 
-/// Reads `urls`, handing batches to sinks from `sinks`.
-#[allow(clippy::too_many_arguments)]
+/// What an S3 run reads, and how.
+pub struct S3Job<'a> {
+    /// The locations.
+    pub urls: &'a [S3Url],
+    /// AWS options and key filters.
+    pub aws: &'a AwsArgs,
+    /// Decoder options and threads.
+    pub run: &'a RunOptions,
+    /// Only keys that may hold records in this window (Unix seconds).
+    pub window: (Option<i64>, Option<i64>),
+}
+
+/// Reads every object of `job` not `done` already, handing batches to sinks from `sinks`.
 pub fn run(
-    urls: &[S3Url],
-    args: &AwsArgs,
-    decoder: DecoderOptions,
-    threads: usize,
-    since: Option<i64>,
-    until: Option<i64>,
+    job: S3Job<'_>,
     done: &(dyn Fn(&S3Object) -> bool + Sync),
     sinks: SinkFactory,
 ) -> Result<S3Summary> {
+    let S3Job {
+        urls,
+        aws: args,
+        run,
+        window: (since, until),
+    } = job;
+    let (decoder, threads) = (run.decoder.clone(), run.threads);
     let rt = runtime(threads)?;
     let aws = aws_options(args);
     let opts = S3Options {

@@ -82,12 +82,12 @@ pub fn run(args: VerdictArgs) -> Result<u8> {
             })
         };
         let summary = s3_run::run(
-            &urls,
-            &args.aws,
-            opts.decoder.clone(),
-            opts.threads,
-            since,
-            until,
+            s3_run::S3Job {
+                urls: &urls,
+                aws: &args.aws,
+                run: &opts,
+                window: (since, until),
+            },
             &done,
             factory,
         )?;
