@@ -34,6 +34,10 @@ bench-check:
 bench:
     cargo bench -p vpcflow-benches
 
-# The README's first command: verdicts on the bundled scenario.
+# The README's first command: verdicts on the bundled scenario (exits 1: something is blocked).
 demo:
-    cargo run --release -q -- parse --output table testdata/decode/v2.log
+    cargo run --release -q -- verdict --endpoints testdata/rds-sg-patterns/endpoints.toml testdata/rds-sg-patterns/cloudwatch/
+
+# Time vpcflow against wc -l, gzip -dc and DuckDB (benches/compare.sh; RECORDS defaults to 5M).
+compare records="5000000":
+    benches/compare.sh {{records}}
