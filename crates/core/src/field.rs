@@ -138,7 +138,10 @@ pub static FIELDS: &[FieldDef] = &[
     f("ecs-task-id", 7, Dict, Vpc),
     // v8
     f("reject-reason", 8, Dict, Vpc),
-    // v9 and later.
+    // v9 and later. resource-id (v9) and encryption-status (v10, values 0-3) follow AWS's
+    // pages; the v11 names (tags, interface-type, next-hop-*) were confirmed only from
+    // third-party copies of the AWS table, so re-check them against flow-log-records when AWS
+    // docs are at hand. Unknown names still decode, as text columns.
     f("resource-id", 9, Dict, Vpc),
     f("encryption-status", 10, UInt8, Vpc),
     f("instance-tag", 11, Dict, Vpc),
