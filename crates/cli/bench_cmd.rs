@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use arrow_array::RecordBatch;
-use vpcflow_core::{Decoder, LogFormat};
-use vpcflow_generate::{Generator, Options, v5_format};
+use vpcflow_core::Decoder;
+use vpcflow_generate::{Generator, Options, named_format};
 use vpcflow_input::{Input, decode_source, open};
 use vpcflow_verdict::{Aggregator, Catalogue};
 
@@ -58,10 +58,11 @@ pub fn run(args: BenchArgs) -> Result<u8> {
             (file.clone(), catalogue)
         }
         None => {
-            let format = match args.format.as_str() {
-                "v2" => LogFormat::default_v2(),
-                "v5" => v5_format(),
-                other => bail!("--format is v2 or v5 for generated input, not `{other}`"),
+            let Some(format) = named_format(&args.format) else {
+                bail!(
+                    "--format is v2 or v5 for generated input, not `{}`",
+                    args.format
+                );
             };
             let mut generator = Generator::new(Options {
                 records: args.records,

@@ -4,16 +4,15 @@ use std::io::Write;
 
 use anyhow::{Context, Result, bail};
 use vpcflow_core::LogFormat;
-use vpcflow_generate::{Generator, Options, v5_format};
+use vpcflow_generate::{Generator, Options, named_format};
 
 use crate::args::GenerateArgs;
 use crate::output;
 
 pub fn run(args: GenerateArgs) -> Result<u8> {
-    let format = match args.format.as_str() {
-        "v2" => LogFormat::default_v2(),
-        "v5" => v5_format(),
-        custom => LogFormat::parse(custom).context("bad --format")?,
+    let format = match named_format(&args.format) {
+        Some(format) => format,
+        None => LogFormat::parse(&args.format).context("bad --format")?,
     };
     if !(0.0..=1.0).contains(&args.reject_share) {
         bail!("--reject-share must be between 0 and 1");

@@ -353,7 +353,7 @@ impl Decoder {
             }
         };
         if first.is_ascii_alphabetic()
-            && let Some(header) = self.header(line)
+            && let Some(header) = LogFormat::from_header(line)
         {
             self.stats.headers += 1;
             if self.opts.format.is_none() {
@@ -365,13 +365,6 @@ impl Decoder {
             return Ok(());
         }
         self.record(line)
-    }
-
-    #[cold]
-    fn header(&self, line: &[u8]) -> Option<LogFormat> {
-        let first = line.split(|&b| b == b' ').find(|t| !t.is_empty())?;
-        crate::field::lookup_bytes(first)?;
-        LogFormat::from_header(line)
     }
 
     #[inline]

@@ -421,6 +421,15 @@ fn endpoints(n: usize) -> Vec<Endpoint> {
         .collect()
 }
 
+/// The formats the generator names: `v2` (the default format) and `v5` ([`v5_format`]).
+pub fn named_format(name: &str) -> Option<LogFormat> {
+    match name {
+        "v2" => Some(LogFormat::default_v2()),
+        "v5" => Some(v5_format()),
+        _ => None,
+    }
+}
+
 /// The version 5 format with every v2–v5 field, as AWS's "all fields" custom formats list them.
 pub fn v5_format() -> LogFormat {
     LogFormat::parse(
