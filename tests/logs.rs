@@ -241,15 +241,7 @@ fn the_format_comes_from_the_flow_log_via_ec2_describe_flow_logs() {
         }
     }
     put(&moto, "flows-v5", &streams, 10, None);
-    let creds = aws_sdk_ec2::config::Credentials::new("testing", "testing", None, None, "test");
-    let ec2 = aws_sdk_ec2::Client::from_conf(
-        aws_sdk_ec2::config::Builder::new()
-            .behavior_version(aws_sdk_ec2::config::BehaviorVersion::latest())
-            .region(aws_sdk_ec2::config::Region::new("us-east-1"))
-            .credentials_provider(creds)
-            .endpoint_url(&moto.url)
-            .build(),
-    );
+    let ec2 = moto.ec2();
     rt().block_on(async {
         let vpc = ec2
             .create_vpc()

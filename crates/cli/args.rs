@@ -44,6 +44,9 @@ Examples:
   vpcflow verdict --endpoints endpoints.toml --since 2026-11-20T00:00:00Z --until 2026-11-21T00:00:00Z s3-export/
   vpcflow verdict --endpoints endpoints.toml --since 24h s3://my-flow-logs/AWSLogs/123456789012/
   vpcflow verdict --endpoints endpoints.toml --since 2h --log-group soa-05-001-FlowLogGroup
+  vpcflow verdict --endpoints testdata/rds-sg-patterns/endpoints.toml --explain \\
+      --config-snapshot testdata/rds-sg-patterns/config testdata/rds-sg-patterns/cloudwatch/
+  vpcflow verdict --discover --explain --region ap-northeast-1 --since 2h --log-group flows
 
 Verdicts: blocked (every attempt blocked), allowed (every attempt connected), intermittent
 (some of each; the reason says since when), unanswered (none blocked, none connected).
@@ -87,6 +90,10 @@ Stages run one after another over the whole input on one thread; each includes t
 it, and 'stage only' is its own share.")]
     Bench(BenchArgs),
 
+    /// Build the endpoint catalogue from the account: `vpcflow endpoints discover`.
+    #[command(subcommand)]
+    Endpoints(EndpointsCommand),
+
     /// Write deterministic synthetic flow logs (for benchmarks and examples).
     #[command(after_help = "\
 Examples:
@@ -96,6 +103,42 @@ Examples:
 
 The same options and --seed always give the same bytes.")]
     Generate(GenerateArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EndpointsCommand {
+    /// Write the TOML catalogue of every RDS/Aurora instance the credentials can see, placed
+    /// on the network interfaces RDS created for it.
+    #[command(after_help = "\
+Examples:
+  vpcflow endpoints discover --region ap-northeast-1 > endpoints.toml
+  vpcflow endpoints discover --profile prod --out endpoints.toml
+  vpcflow endpoints discover --endpoint-url http://127.0.0.1:5000   # moto, LocalStack
+
+It reads RDS DescribeDBInstances and DescribeDBClusters and EC2 DescribeNetworkInterfaces (the
+requester-managed ENIs with description RDSNetworkInterface that carry the instance's security
+groups in its DB subnet group's subnets; its endpoint name settles ties when it resolves).
+Instances it cannot place are listed on stderr and left out.
+Permissions: rds:DescribeDBInstances, rds:DescribeDBClusters, ec2:DescribeNetworkInterfaces.")]
+    Discover(DiscoverArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DiscoverArgs {
+    /// Write the catalogue here instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
+    /// Overwrite --out if it exists.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Records per RDS Describe call (AWS allows 20-100).
+    #[arg(long, value_name = "N", default_value_t = 100, hide = true)]
+    pub page_size: i32,
+
+    #[command(flatten)]
+    pub aws: ConnectArgs,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -116,8 +159,23 @@ pub struct VerdictArgs {
     pub inputs: Vec<String>,
 
     /// The endpoint catalogue (TOML).
-    #[arg(long, value_name = "FILE")]
-    pub endpoints: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "discover")]
+    pub endpoints: Option<PathBuf>,
+
+    /// Build the catalogue from RDS and EC2 instead of --endpoints (as `endpoints discover`).
+    #[arg(long, conflicts_with = "endpoints")]
+    pub discover: bool,
+
+    /// For each blocked pair, name the security group or network ACL that blocks it and the
+    /// rule that would admit it, from EC2 (live) or --config-snapshot.
+    #[arg(long)]
+    pub explain: bool,
+
+    /// Read the network configuration for --explain from this directory of `aws ec2
+    /// describe-security-groups / describe-network-acls / describe-network-interfaces /
+    /// describe-subnets --output json` files instead of calling EC2. Implies --explain.
+    #[arg(long, value_name = "DIR")]
+    pub config_snapshot: Option<PathBuf>,
 
     /// What to write.
     #[arg(short, long, value_enum, default_value_t = VerdictOutput::Table)]
@@ -356,10 +414,10 @@ pub struct TailArgs {
     pub aws: AwsArgs,
 }
 
-/// Where AWS inputs are and how to reach them.
+/// How to reach AWS: on top of the standard credential chain.
 #[derive(Debug, Args, Default)]
-pub struct AwsArgs {
-    /// AWS region (also: only S3 keys of this region). Default: the standard chain
+pub struct ConnectArgs {
+    /// AWS region (for S3 inputs also: only keys of this region). Default: the standard chain
     /// (AWS_REGION, the profile).
     #[arg(long, value_name = "REGION")]
     pub region: Option<String>,
@@ -372,6 +430,13 @@ pub struct AwsArgs {
     /// from AWS_ENDPOINT_URL. S3 then uses path-style addressing.
     #[arg(long, value_name = "URL")]
     pub endpoint_url: Option<String>,
+}
+
+/// Where AWS inputs are and how to reach them.
+#[derive(Debug, Args, Default)]
+pub struct AwsArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
 
     /// S3 objects fetched and decoded at once.
     #[arg(long, value_name = "N", default_value_t = 16)]

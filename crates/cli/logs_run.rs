@@ -26,7 +26,7 @@ pub async fn connect(
     concurrency: usize,
 ) -> (LogsReader, SdkConfig) {
     LogsReader::connect(
-        &s3_run::aws_options(aws),
+        &s3_run::aws_options(&aws.connect),
         LogsOptions {
             group: group.to_owned(),
             enis: g.eni.clone(),

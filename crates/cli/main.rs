@@ -7,6 +7,7 @@
 mod args;
 mod bench_cmd;
 mod convert_cmd;
+mod endpoints_cmd;
 mod generate_cmd;
 mod logs_run;
 mod output;
@@ -35,6 +36,7 @@ fn main() -> ExitCode {
         Command::Tail(args) => logs_run::tail(args),
         Command::Convert(args) => convert_cmd::run(args),
         Command::Bench(args) => bench_cmd::run(args),
+        Command::Endpoints(command) => endpoints_cmd::run(command),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -9,7 +9,7 @@ use vpcflow_aws::{
 };
 use vpcflow_input::RunOptions;
 
-use crate::args::AwsArgs;
+use crate::args::{AwsArgs, ConnectArgs};
 
 /// Splits inputs into S3 locations, or `None` when none is one. Mixing is refused.
 pub fn s3_inputs(inputs: &[String]) -> Result<Option<Vec<S3Url>>> {
@@ -36,7 +36,7 @@ pub fn runtime(threads: usize) -> Result<tokio::runtime::Runtime> {
 }
 
 /// The AWS options of the command line.
-pub fn aws_options(args: &AwsArgs) -> AwsOptions {
+pub fn aws_options(args: &ConnectArgs) -> AwsOptions {
     AwsOptions {
         region: args.region.clone(),
         profile: args.profile.clone(),
@@ -70,13 +70,13 @@ pub fn run(
     } = job;
     let (decoder, threads) = (run.decoder.clone(), run.threads);
     let rt = runtime(threads)?;
-    let aws = aws_options(args);
+    let aws = aws_options(&args.connect);
     let opts = S3Options {
         filter: KeyFilter {
             since,
             until,
             account: args.account.clone(),
-            region: args.region.clone(),
+            region: args.connect.region.clone(),
             flow_log_id: args.flow_log_id.clone(),
         },
         concurrency: args.concurrency,

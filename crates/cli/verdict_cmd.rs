@@ -1,5 +1,6 @@
 //! `vpcflow verdict`: blocked, allowed, intermittent or unanswered, per endpoint and client.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -12,15 +13,30 @@ use vpcflow_sink::{BatchWriter, CsvWriter, JsonLinesWriter, TableWriter};
 use vpcflow_verdict::{Aggregator, Catalogue, MissingFields, Report, State, Worker};
 
 use crate::args::{VerdictArgs, VerdictOutput};
-use crate::{output, parse_cmd, s3_run, time};
+use crate::{endpoints_cmd, output, parse_cmd, s3_run, time};
 
 /// Exit code when some attempt was blocked.
 pub const EXIT_BLOCKED: u8 = 1;
 
 pub fn run(args: VerdictArgs) -> Result<u8> {
-    let catalogue = Catalogue::from_file(&args.endpoints)?;
     let (since, until) = time::window(args.since.as_deref(), args.until.as_deref())?;
     let opts = parse_cmd::run_options(&args.decode)?;
+    let catalogue = match &args.endpoints {
+        Some(path) => Catalogue::from_file(path)?,
+        None if args.discover => endpoints_cmd::discover(&args.aws.connect, 100)?,
+        None => {
+            bail!("give the catalogue with --endpoints FILE, or --discover to build it from RDS")
+        }
+    };
+    // The configuration is read before the logs, so a permission problem shows at once.
+    let network = if args.explain || args.config_snapshot.is_some() {
+        Some(endpoints_cmd::network_config(
+            &args.aws.connect,
+            args.config_snapshot.as_deref(),
+        )?)
+    } else {
+        None
+    };
     let aggregator = Arc::new(Aggregator::new(catalogue, since, until));
     let missing: Arc<Mutex<Option<MissingFields>>> = Arc::default();
     let started = Instant::now();
@@ -114,7 +130,10 @@ pub fn run(args: VerdictArgs) -> Result<u8> {
     if let Some(e) = missing.lock().ok().and_then(|mut m| m.take()) {
         return Err(e).context("cannot judge these records");
     }
-    let report = aggregator.report();
+    let mut report = aggregator.report();
+    if let Some(network) = &network {
+        vpcflow_explain::explain_report(network, aggregator.catalogue(), &mut report);
+    }
     write_report(&report, args.output)?;
     summarize(&report);
     Ok(if failed {
@@ -195,6 +214,35 @@ pub fn write_report(report: &Report, format: VerdictOutput) -> Result<()> {
         writer.write(&batch)?;
     }
     writer.finish()?;
+    if format == VerdictOutput::Table {
+        write_explanations(report)?;
+    }
+    Ok(())
+}
+
+/// Under the table: one line per explained pair, and the fix.
+fn write_explanations(report: &Report) -> Result<()> {
+    let explained: Vec<_> = report
+        .verdicts
+        .iter()
+        .filter_map(|v| v.explanation.as_ref().map(|e| (v, e)))
+        .collect();
+    if explained.is_empty() {
+        return Ok(());
+    }
+    let mut out = output::stdout();
+    writeln!(out, "\nWhy, from the security groups and network ACLs:")?;
+    for (v, e) in explained {
+        writeln!(
+            out,
+            "  {} {} ← {} tcp/{}: {}",
+            v.verdict, v.endpoint, v.client, v.port, e.detail
+        )?;
+        if let Some(fix) = &e.fix {
+            writeln!(out, "      fix: {fix}")?;
+        }
+    }
+    out.flush()?;
     Ok(())
 }
 

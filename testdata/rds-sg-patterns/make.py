@@ -14,9 +14,14 @@ Two flow logs capture the VPC with TrafficType ALL:
   - to S3, custom version 5 format, gzip text with a header line, per 5-minute object
     -> s3/AWSLogs/123456789012/vpcflowlogs/ap-northeast-1/2026/11/20/*.log.gz
 
+It also writes config/: the network configuration of the experiment as
+`aws ec2 describe-security-groups / describe-network-acls / describe-network-interfaces /
+describe-subnets --output json` print it, for `vpcflow verdict --explain --config-snapshot`.
+
 Run it from this directory: python3 make.py. The output is deterministic (gzip mtime 0).
 """
 import gzip
+import json
 import os
 from collections import defaultdict
 
@@ -25,12 +30,23 @@ VPC = "vpc-0a1b2c3d4e5f60718"
 REGION, AZ = "ap-northeast-1", "apne1-az1"
 FLOW_LOG_ID = "fl-0f1e2d3c4b5a69788"
 
+# Security groups: the VPC's default group (admits only its own members), a group with no
+# inbound rule, a group admitting MySQL from the client's group, and the client's group.
+DEFAULT_SG, DENY_SG, ALLOW_SG, CLIENT_SG = ("sg-0a1b2c3d4e5f60001", "sg-0b2c3d4e5f6a70002",
+                                            "sg-0c3d4e5f6a7b80003", "sg-0d4e5f6a7b8c90004")
+SG_NAMES = {DEFAULT_SG: "default", DENY_SG: "RDSDenySecurityGroup",
+            ALLOW_SG: "RDSAllowSecurityGroup", CLIENT_SG: "ClientSecurityGroup"}
+SUBNETS = {"subnet-0a1b2c3d4e5f60011": "10.0.1.0/24",     # the client's private subnet
+           "subnet-0a1b2c3d4e5f60031": "10.0.3.128/25",   # database subnets
+           "subnet-0a1b2c3d4e5f60032": "10.0.3.0/25"}
+NACL = "acl-0a1b2c3d4e5f60021"
+
 CLIENT = dict(ip="10.0.1.10", eni="eni-0c1a2b3c4d5e6f708", subnet="subnet-0a1b2c3d4e5f60011",
-              instance="i-0a1b2c3d4e5f60789")
+              instance="i-0a1b2c3d4e5f60789", sg=CLIENT_SG)
 DB = {
-    "dbinstance1": dict(ip="10.0.3.213", eni="eni-085da82d3ccb0f0ad", subnet="subnet-0a1b2c3d4e5f60031"),
-    "dbinstance2": dict(ip="10.0.3.205", eni="eni-0acae018ffc56ba56", subnet="subnet-0a1b2c3d4e5f60031"),
-    "dbinstance3": dict(ip="10.0.3.82", eni="eni-0e71f2697f24bffbf", subnet="subnet-0a1b2c3d4e5f60032"),
+    "dbinstance1": dict(ip="10.0.3.213", eni="eni-085da82d3ccb0f0ad", subnet="subnet-0a1b2c3d4e5f60031", sg=DEFAULT_SG),
+    "dbinstance2": dict(ip="10.0.3.205", eni="eni-0acae018ffc56ba56", subnet="subnet-0a1b2c3d4e5f60031", sg=DENY_SG),
+    "dbinstance3": dict(ip="10.0.3.82", eni="eni-0e71f2697f24bffbf", subnet="subnet-0a1b2c3d4e5f60032", sg=ALLOW_SG),
 }
 SCANNER = "198.51.100.23"
 S3_IP = "52.219.16.1"
@@ -127,8 +143,69 @@ def line(r, fields):
     return " ".join(out)
 
 
+ALL_OUT = [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}], "Ipv6Ranges": [],
+            "PrefixListIds": [], "UserIdGroupPairs": []}]
+
+
+def security_group(gid, inbound, description):
+    return {"Description": description, "GroupName": SG_NAMES[gid], "IpPermissions": inbound,
+            "OwnerId": ACCOUNT, "GroupId": gid, "IpPermissionsEgress": ALL_OUT, "VpcId": VPC}
+
+
+def group_rule(protocol, from_port, to_port, source):
+    rule = {"IpProtocol": protocol, "IpRanges": [], "Ipv6Ranges": [], "PrefixListIds": [],
+            "UserIdGroupPairs": [{"GroupId": source, "UserId": ACCOUNT}]}
+    if protocol != "-1":
+        rule.update(FromPort=from_port, ToPort=to_port)
+    return rule
+
+
+def eni(eni_id, subnet, ip, group, description, requester_managed, instance=None):
+    out = {"AvailabilityZone": "ap-northeast-1a", "Description": description,
+           "Groups": [{"GroupId": group, "GroupName": SG_NAMES[group]}], "InterfaceType": "interface",
+           "Ipv6Addresses": [], "NetworkInterfaceId": eni_id, "OwnerId": ACCOUNT,
+           "PrivateIpAddress": ip,
+           "PrivateIpAddresses": [{"Primary": True, "PrivateIpAddress": ip}],
+           "RequesterManaged": requester_managed, "SourceDestCheck": True, "Status": "in-use",
+           "SubnetId": subnet, "TagSet": [], "VpcId": VPC}
+    if instance:
+        out["Attachment"] = {"DeviceIndex": 0, "InstanceId": instance, "Status": "attached"}
+    else:
+        out["RequesterId"] = "amazon-rds"
+    return out
+
+
+def config(here):
+    """The experiment's network configuration, as the EC2 describe calls print it."""
+    groups = [
+        security_group(DEFAULT_SG, [group_rule("-1", None, None, DEFAULT_SG)], "default VPC security group"),
+        security_group(DENY_SG, [], "no inbound rule"),
+        security_group(ALLOW_SG, [group_rule("tcp", 3306, 3306, CLIENT_SG)], "MySQL from the client group"),
+        security_group(CLIENT_SG, [], "the EC2 client"),
+    ]
+    entries = [{"CidrBlock": "0.0.0.0/0", "Egress": egress, "Protocol": "-1", "RuleAction": action,
+                "RuleNumber": number}
+               for egress in (True, False) for number, action in ((100, "allow"), (32767, "deny"))]
+    acls = [{"Associations": [{"NetworkAclAssociationId": f"aclassoc-0{i}a1b2c3d4e5f6071", "NetworkAclId": NACL,
+                               "SubnetId": s} for i, s in enumerate(SUBNETS)],
+             "Entries": entries, "IsDefault": True, "NetworkAclId": NACL, "Tags": [], "VpcId": VPC,
+             "OwnerId": ACCOUNT}]
+    enis = [eni(CLIENT["eni"], CLIENT["subnet"], CLIENT["ip"], CLIENT_SG, "", False, CLIENT["instance"])]
+    enis += [eni(d["eni"], d["subnet"], d["ip"], d["sg"], "RDSNetworkInterface", True) for d in DB.values()]
+    subnets = [{"AvailabilityZone": "ap-northeast-1a", "CidrBlock": cidr, "DefaultForAz": False,
+                "Ipv6CidrBlockAssociationSet": [], "MapPublicIpOnLaunch": False, "State": "available",
+                "SubnetId": sid, "VpcId": VPC, "OwnerId": ACCOUNT} for sid, cidr in SUBNETS.items()]
+    out = os.path.join(here, "config")
+    os.makedirs(out, exist_ok=True)
+    for name, key, value in (("security-groups", "SecurityGroups", groups), ("network-acls", "NetworkAcls", acls),
+                             ("network-interfaces", "NetworkInterfaces", enis), ("subnets", "Subnets", subnets)):
+        with open(os.path.join(out, f"{name}.json"), "w") as f:
+            f.write(json.dumps({key: value}, indent=4) + "\n")
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
+    config(here)
     records.sort(key=lambda r: (r["start"], r["interface-id"]))
     # CloudWatch Logs: one stream per ENI, default format.
     cw = os.path.join(here, "cloudwatch", "soa-05-001-FlowLogGroup")

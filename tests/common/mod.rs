@@ -105,6 +105,20 @@ impl Moto {
         ]
     }
 
+    /// An EC2 client for setting up this server's state.
+    pub fn ec2(&self) -> aws_sdk_ec2::Client {
+        aws_sdk_ec2::Client::from_conf(
+            aws_sdk_ec2::config::Builder::new()
+                .behavior_version(aws_sdk_ec2::config::BehaviorVersion::latest())
+                .region(aws_sdk_ec2::config::Region::new("us-east-1"))
+                .credentials_provider(aws_sdk_ec2::config::Credentials::new(
+                    "testing", "testing", None, None, "test",
+                ))
+                .endpoint_url(&self.url)
+                .build(),
+        )
+    }
+
     /// Request log lines that match `needle`.
     pub fn requests(&self, needle: &str) -> Vec<String> {
         std::fs::read_to_string(&self.log)

@@ -9,6 +9,8 @@
 //!   object.
 //! - [`LogsReader`]: FilterLogEvents over a log group's streams, rate-limited, with retries;
 //!   [`Dedupe`] drops the events overlapping polls return twice.
+//! - [`ec2::network_config`] and [`rds::discover`]: the security groups, network ACLs and
+//!   ENIs `verdict --explain` evaluates, and the endpoint catalogue built from RDS.
 //! - [`Checkpoint`]: finished objects and the consumer's state, written atomically.
 #![deny(missing_docs)]
 
@@ -17,6 +19,7 @@ pub mod config;
 pub mod ec2;
 pub mod key;
 pub mod logs;
+pub mod rds;
 pub mod s3;
 
 pub use aws_config::SdkConfig;

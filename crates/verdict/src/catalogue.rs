@@ -7,6 +7,8 @@
 //! port = 3306
 //! interface_id = "eni-085da82d3ccb0f0ad"   # optional; or interface_ids = [...]
 //! engine = "mysql"                     # optional, informational
+//! cluster = "aurora-prod"              # optional, informational (Aurora)
+//! security_group_ids = ["sg-0abc"]     # optional; `endpoints discover` writes them
 //! ```
 //!
 //! An `address` that is not an IP address is resolved as a DNS name when the catalogue is
@@ -36,6 +38,8 @@ pub struct Endpoint {
     pub engine: Option<String>,
     /// Its security groups, if known (written by `endpoints discover`).
     pub security_group_ids: Vec<String>,
+    /// The Aurora cluster it belongs to, for information.
+    pub cluster: Option<String>,
 }
 
 /// A catalogue of endpoints.
@@ -85,6 +89,7 @@ struct RawEndpoint {
     interface_ids: Option<Vec<String>>,
     engine: Option<String>,
     security_group_ids: Option<Vec<String>>,
+    cluster: Option<String>,
 }
 
 impl Catalogue {
@@ -165,6 +170,7 @@ impl Catalogue {
                 interface_ids,
                 engine: raw.engine,
                 security_group_ids: raw.security_group_ids.unwrap_or_default(),
+                cluster: raw.cluster,
             });
         }
         if endpoints.is_empty() {
@@ -202,6 +208,9 @@ impl Catalogue {
                     "security_group_ids = [{}]\n",
                     list(&e.security_group_ids)
                 ));
+            }
+            if let Some(cluster) = &e.cluster {
+                out.push_str(&format!("cluster = {}\n", quote(cluster)));
             }
             out.push('\n');
         }

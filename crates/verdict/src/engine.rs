@@ -154,6 +154,11 @@ impl Aggregator {
         }
     }
 
+    /// The catalogue the verdicts are about.
+    pub fn catalogue(&self) -> &Catalogue {
+        &self.catalogue
+    }
+
     /// A per-thread worker.
     pub fn worker(&self) -> Worker<&Aggregator> {
         Worker::new(self)

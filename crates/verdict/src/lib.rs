@@ -23,7 +23,7 @@ use std::net::IpAddr;
 pub use catalogue::{Catalogue, CatalogueError, Endpoint};
 pub use engine::{Aggregator, MissingFields, Worker};
 pub use outcome::{Attempt, Counts, Outcome, Verdict, flag, tcp};
-pub use report::{Confidence, PairVerdict, Report, RunStats, rfc3339};
+pub use report::{Confidence, Explanation, PairVerdict, Report, RunStats, rfc3339};
 pub use state::{PairRecord, State};
 
 /// An address as the 16 bytes the decoder stores.

@@ -236,6 +236,20 @@ impl Counts {
     pub fn blocked(&self) -> u64 {
         self.blocked_egress + self.blocked_ingress + self.blocked_return
     }
+
+    /// The kind of block most attempts met (ties: ingress, egress, return); `None` when no
+    /// attempt was blocked.
+    pub fn dominant_block(&self) -> Option<Outcome> {
+        [
+            (self.blocked_ingress, Outcome::BlockedIngress),
+            (self.blocked_egress, Outcome::BlockedEgress),
+            (self.blocked_return, Outcome::BlockedReturn),
+        ]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .max_by_key(|(n, o)| (*n, std::cmp::Reverse(*o)))
+        .map(|(_, o)| o)
+    }
 }
 
 #[cfg(test)]

@@ -61,6 +61,31 @@ pub struct PairVerdict {
     pub confidence: Confidence,
     /// One human sentence saying why.
     pub reason: String,
+    /// The lowest and highest client port of the pair's attempts (the client's ephemeral
+    /// ports, which replies go to).
+    pub client_ports: (u16, u16),
+    /// What the network configuration says about the pair (`verdict --explain`).
+    pub explanation: Option<Explanation>,
+}
+
+/// What the security groups and network ACLs say about a pair, filled in by
+/// `vpcflow-explain`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Explanation {
+    /// The component that blocks the flow: `sg:sg-0abc` or `nacl:acl-0123`; `None` when the
+    /// configuration admits it.
+    pub blocked_by: Option<String>,
+    /// One sentence: which rule (or missing rule) decides, e.g. `sg:sg-0abc (db) has no
+    /// inbound rule for tcp/3306 from 10.0.1.10 / sg-0client`.
+    pub detail: String,
+    /// The smallest change that would admit the flow.
+    pub fix: Option<String>,
+    /// A self-referencing security-group rule is involved (it admits only the group's own
+    /// members, or every member to everything).
+    pub self_reference: bool,
+    /// The configuration disagrees with the logs (it admits what was REJECTed, or blocks what
+    /// connected).
+    pub contradiction: bool,
 }
 
 /// Counts over a whole run.
@@ -144,7 +169,9 @@ impl Aggregator {
         let mut timeline: Vec<(i64, Outcome)> = Vec::with_capacity(state.attempts.len());
         let mut request_tcp = 0u8;
         let mut reply_tcp = 0u8;
-        for a in state.attempts.values() {
+        let mut client_ports = (u16::MAX, 0u16);
+        for (&port, a) in &state.attempts {
+            client_ports = (client_ports.0.min(port), client_ports.1.max(port));
             counts.add(a);
             flags |= a.flags;
             first = first.min(a.first);
@@ -205,7 +232,7 @@ impl Aggregator {
                 }
             }
         }
-        let dominant = dominant_block(&counts);
+        let dominant = counts.dominant_block();
         let service = format!("tcp/{}", e.port);
         let list = |v: Vec<Arc<str>>| -> String {
             if v.is_empty() {
@@ -297,21 +324,10 @@ impl Aggregator {
             side,
             confidence,
             reason,
+            client_ports: (client_ports.0.min(client_ports.1), client_ports.1),
+            explanation: None,
         }
     }
-}
-
-/// The kind of block most attempts met (ties: ingress, egress, return).
-fn dominant_block(c: &Counts) -> Option<Outcome> {
-    [
-        (c.blocked_ingress, Outcome::BlockedIngress),
-        (c.blocked_egress, Outcome::BlockedEgress),
-        (c.blocked_return, Outcome::BlockedReturn),
-    ]
-    .into_iter()
-    .filter(|(n, _)| *n > 0)
-    .max_by_key(|(n, o)| (*n, std::cmp::Reverse(*o)))
-    .map(|(_, o)| o)
 }
 
 /// When the outcome last changed between blocked, connected and unanswered, and what it became.
@@ -400,11 +416,36 @@ impl Report {
             ("confidence", s(&|p| p.confidence.as_str().to_owned())),
             ("reason", s(&|p| p.reason.clone())),
         ];
+        let mut columns = columns;
+        if v.iter().any(|p| p.explanation.is_some()) {
+            let e = |f: &dyn Fn(&Explanation) -> Option<String>| -> ArrayRef {
+                Arc::new(StringArray::from(
+                    v.iter()
+                        .map(|p| p.explanation.as_ref().and_then(f))
+                        .collect::<Vec<_>>(),
+                ))
+            };
+            let b = |f: &dyn Fn(&Explanation) -> bool| -> ArrayRef {
+                Arc::new(BooleanArray::from(
+                    v.iter()
+                        .map(|p| p.explanation.as_ref().map(f))
+                        .collect::<Vec<_>>(),
+                ))
+            };
+            columns.extend([
+                ("explanation", e(&|x| Some(x.detail.clone()))),
+                ("blocked_by", e(&|x| x.blocked_by.clone())),
+                ("fix", e(&|x| x.fix.clone())),
+                ("self_reference", b(&|x| x.self_reference)),
+                ("contradiction", b(&|x| x.contradiction)),
+            ]);
+        }
         let schema = Schema::new(
             columns
                 .iter()
                 .map(|(name, a)| {
-                    let nullable = matches!(*name, "changed_at" | "latest_outcome");
+                    let nullable =
+                        a.null_count() > 0 || matches!(*name, "changed_at" | "latest_outcome");
                     Field::new(*name, a.data_type().clone(), nullable)
                 })
                 .collect::<Vec<_>>(),

@@ -1,0 +1,451 @@
+//! Endpoint discovery: the catalogue of databases, built from RDS DescribeDBInstances and
+//! DescribeDBClusters and the network interfaces RDS creates for each instance (EC2
+//! DescribeNetworkInterfaces, description `RDSNetworkInterface`).
+//!
+//! RDS does not say which ENI is an instance's. An ENI belongs to an instance when it carries
+//! exactly the instance's VPC security groups and sits in a subnet of its DB subnet group; when
+//! the instance's endpoint name resolves (RDS names resolve to the private address from
+//! anywhere), the address settles it. ENIs several instances could own, with no address to
+//! settle it, are not guessed at: the instance is left out with a warning.
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::IpAddr;
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+use aws_sdk_rds::error::DisplayErrorContext;
+use vpcflow_explain::NetworkInterface;
+use vpcflow_verdict::{Catalogue, Endpoint};
+
+/// The description RDS gives the network interfaces it creates.
+pub const RDS_ENI_DESCRIPTION: &str = "RDSNetworkInterface";
+
+/// One DB instance as discovery needs it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DbInstance {
+    /// DBInstanceIdentifier.
+    pub id: String,
+    /// The endpoint's DNS name.
+    pub address: Option<String>,
+    /// The endpoint's port.
+    pub port: Option<u16>,
+    /// `mysql`, `postgres`, `aurora-mysql` …
+    pub engine: Option<String>,
+    /// VPC security group ids.
+    pub security_groups: Vec<String>,
+    /// The subnets of its DB subnet group (empty: unknown).
+    pub subnets: Vec<String>,
+    /// The Aurora cluster it belongs to.
+    pub cluster: Option<String>,
+}
+
+/// What discovery found.
+#[derive(Clone, Debug, Default)]
+pub struct Discovery {
+    /// One endpoint per instance that could be placed.
+    pub catalogue: Catalogue,
+    /// What could not be settled, one sentence each.
+    pub warnings: Vec<String>,
+}
+
+/// Discovers every DB instance (Aurora members included) the credentials can see, paging with
+/// `page_size` records per RDS call (AWS allows 20–100).
+pub async fn discover(config: &SdkConfig, page_size: i32) -> Result<Discovery, String> {
+    let rds = aws_sdk_rds::Client::new(config);
+    let mut instances = Vec::new();
+    let mut pages = rds
+        .describe_db_instances()
+        .max_records(page_size)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page =
+            page.map_err(|e| failed("DescribeDBInstances", "rds", DisplayErrorContext(&e)))?;
+        for i in page.db_instances() {
+            instances.push(DbInstance {
+                id: i.db_instance_identifier().unwrap_or_default().to_owned(),
+                address: i.endpoint().and_then(|e| e.address()).map(str::to_owned),
+                port: i
+                    .endpoint()
+                    .and_then(|e| e.port())
+                    .and_then(|p| u16::try_from(p).ok()),
+                engine: i.engine().map(str::to_owned),
+                security_groups: i
+                    .vpc_security_groups()
+                    .iter()
+                    .filter_map(|g| g.vpc_security_group_id().map(str::to_owned))
+                    .collect(),
+                subnets: i
+                    .db_subnet_group()
+                    .map(|g| {
+                        g.subnets()
+                            .iter()
+                            .filter_map(|s| s.subnet_identifier().map(str::to_owned))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                cluster: i.db_cluster_identifier().map(str::to_owned),
+            });
+        }
+    }
+    // Aurora members may lack what their cluster has: its groups and port.
+    let mut clusters: HashMap<String, (Vec<String>, Option<u16>)> = HashMap::new();
+    let mut pages = rds
+        .describe_db_clusters()
+        .max_records(page_size)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page =
+            page.map_err(|e| failed("DescribeDBClusters", "rds", DisplayErrorContext(&e)))?;
+        for c in page.db_clusters() {
+            let groups = c
+                .vpc_security_groups()
+                .iter()
+                .filter_map(|g| g.vpc_security_group_id().map(str::to_owned))
+                .collect();
+            let port = c.port().and_then(|p| u16::try_from(p).ok());
+            clusters.insert(
+                c.db_cluster_identifier().unwrap_or_default().to_owned(),
+                (groups, port),
+            );
+        }
+    }
+    for i in &mut instances {
+        if let Some((groups, port)) = i.cluster.as_ref().and_then(|c| clusters.get(c)) {
+            if i.security_groups.is_empty() {
+                i.security_groups = groups.clone();
+            }
+            i.port = i.port.or(*port);
+        }
+    }
+
+    let ec2 = aws_sdk_ec2::Client::new(config);
+    let mut enis = Vec::new();
+    let mut pages = ec2
+        .describe_network_interfaces()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("description")
+                .values(RDS_ENI_DESCRIPTION)
+                .build(),
+        )
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| {
+            failed(
+                "DescribeNetworkInterfaces",
+                "ec2",
+                aws_sdk_ec2::error::DisplayErrorContext(&e),
+            )
+        })?;
+        enis.extend(
+            page.network_interfaces()
+                .iter()
+                .map(crate::ec2::network_interface),
+        );
+    }
+
+    let mut resolved = HashMap::new();
+    for i in &instances {
+        if let Some(name) = &i.address {
+            let lookup = tokio::net::lookup_host((name.as_str(), i.port.unwrap_or(0)));
+            if let Ok(Ok(addrs)) = tokio::time::timeout(Duration::from_secs(3), lookup).await {
+                let ips: Vec<IpAddr> = addrs.map(|a| a.ip().to_canonical()).collect();
+                if !ips.is_empty() {
+                    resolved.insert(name.clone(), ips);
+                }
+            }
+        }
+    }
+    Ok(match_instances(&instances, &enis, &resolved))
+}
+
+fn failed(call: &str, service: &str, e: impl std::fmt::Display) -> String {
+    format!("{call} failed: {e} (discovery needs {service}:{call})")
+}
+
+/// Places each instance on its ENIs (see the module docs); `resolved` maps endpoint DNS names
+/// to the addresses they resolve to.
+pub fn match_instances(
+    instances: &[DbInstance],
+    enis: &[NetworkInterface],
+    resolved: &HashMap<String, Vec<IpAddr>>,
+) -> Discovery {
+    let rds_enis: Vec<&NetworkInterface> = enis
+        .iter()
+        .filter(|e| {
+            e.description
+                .as_deref()
+                .is_some_and(|d| d.starts_with(RDS_ENI_DESCRIPTION))
+        })
+        .collect();
+    let set = |v: &[String]| -> BTreeSet<String> { v.iter().cloned().collect() };
+    // Candidates by signature: same groups, in one of the instance's subnets.
+    let candidates = |i: &DbInstance| -> Vec<&NetworkInterface> {
+        let groups = set(&i.security_groups);
+        rds_enis
+            .iter()
+            .copied()
+            .filter(|e| {
+                let eni_groups: BTreeSet<String> =
+                    e.groups.iter().map(|g| g.group_id.clone()).collect();
+                eni_groups == groups && (i.subnets.is_empty() || i.subnets.contains(&e.subnet_id))
+            })
+            .collect()
+    };
+    let mut owners: HashMap<&str, usize> = HashMap::new();
+    for i in instances {
+        for e in candidates(i) {
+            *owners.entry(e.network_interface_id.as_str()).or_default() += 1;
+        }
+    }
+    let mut out = Discovery::default();
+    for i in instances {
+        let Some(port) = i.port else {
+            out.warnings.push(format!(
+                "{}: left out, RDS reports no endpoint port (is it still being created?)",
+                i.id
+            ));
+            continue;
+        };
+        let dns = i.address.as_ref().and_then(|a| resolved.get(a));
+        let mine: Vec<&NetworkInterface> = match dns {
+            // The name settles it: the ENIs holding the resolved addresses.
+            Some(ips) => rds_enis
+                .iter()
+                .copied()
+                .filter(|e| e.addresses().iter().any(|a| ips.contains(a)))
+                .collect(),
+            None => {
+                let all = candidates(i);
+                let shared: Vec<&&NetworkInterface> = all
+                    .iter()
+                    .filter(|e| {
+                        owners
+                            .get(e.network_interface_id.as_str())
+                            .copied()
+                            .unwrap_or(0)
+                            > 1
+                    })
+                    .collect();
+                if !shared.is_empty() {
+                    out.warnings.push(format!(
+                        "{}: left out, {} RDS network interfaces carry the same security groups in the same subnets as other instances and its endpoint name {} does not resolve here to tell them apart; run discover where it resolves, or add it by hand",
+                        i.id,
+                        shared.len(),
+                        i.address.as_deref().unwrap_or("(none)")
+                    ));
+                    Vec::new()
+                } else {
+                    all
+                }
+            }
+        };
+        let mut addresses: Vec<IpAddr> = Vec::new();
+        for e in &mine {
+            for a in e.addresses() {
+                if !addresses.contains(&a) {
+                    addresses.push(a);
+                }
+            }
+        }
+        if addresses.is_empty()
+            && let Some(ips) = dns
+        {
+            addresses.extend(ips);
+        }
+        if addresses.is_empty() {
+            if mine.is_empty()
+                && !out
+                    .warnings
+                    .iter()
+                    .any(|w| w.starts_with(&format!("{}:", i.id)))
+            {
+                out.warnings.push(format!(
+                    "{}: left out, no {RDS_ENI_DESCRIPTION} network interface carries its security groups ({}) in its subnets, and its endpoint name does not resolve here",
+                    i.id,
+                    i.security_groups.join(", ")
+                ));
+            }
+            continue;
+        }
+        out.catalogue.endpoints.push(Endpoint {
+            name: i.id.clone(),
+            addresses,
+            port,
+            interface_ids: mine
+                .iter()
+                .map(|e| e.network_interface_id.clone())
+                .collect(),
+            engine: i.engine.clone(),
+            security_group_ids: i.security_groups.clone(),
+            cluster: i.cluster.clone(),
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vpcflow_explain::{GroupIdentifier, PrivateIpAddress};
+
+    fn eni(
+        id: &str,
+        subnet: &str,
+        groups: &[&str],
+        ip: &str,
+        description: &str,
+    ) -> NetworkInterface {
+        NetworkInterface {
+            network_interface_id: id.into(),
+            subnet_id: subnet.into(),
+            description: Some(description.into()),
+            groups: groups
+                .iter()
+                .map(|g| GroupIdentifier {
+                    group_id: (*g).into(),
+                    group_name: String::new(),
+                })
+                .collect(),
+            private_ip_address: Some(ip.into()),
+            private_ip_addresses: vec![PrivateIpAddress {
+                private_ip_address: ip.into(),
+            }],
+            ..NetworkInterface::default()
+        }
+    }
+
+    fn instance(id: &str, groups: &[&str], subnets: &[&str]) -> DbInstance {
+        DbInstance {
+            id: id.into(),
+            address: Some(format!("{id}.xxxx.ap-northeast-1.rds.amazonaws.com")),
+            port: Some(3306),
+            engine: Some("mysql".into()),
+            security_groups: groups.iter().map(|g| (*g).into()).collect(),
+            subnets: subnets.iter().map(|s| (*s).into()).collect(),
+            cluster: None,
+        }
+    }
+
+    #[test]
+    fn instances_are_placed_on_the_rds_enis_with_their_groups_and_subnets() {
+        let enis = vec![
+            eni(
+                "eni-1",
+                "subnet-a",
+                &["sg-1"],
+                "10.0.3.213",
+                RDS_ENI_DESCRIPTION,
+            ),
+            eni(
+                "eni-2",
+                "subnet-a",
+                &["sg-2"],
+                "10.0.3.205",
+                RDS_ENI_DESCRIPTION,
+            ),
+            eni(
+                "eni-2b",
+                "subnet-b",
+                &["sg-2"],
+                "10.0.3.17",
+                RDS_ENI_DESCRIPTION,
+            ),
+            eni(
+                "eni-x",
+                "subnet-a",
+                &["sg-1"],
+                "10.0.3.9",
+                "an EC2 instance",
+            ),
+            eni(
+                "eni-far",
+                "subnet-z",
+                &["sg-1"],
+                "10.0.9.9",
+                RDS_ENI_DESCRIPTION,
+            ),
+        ];
+        let found = match_instances(
+            &[
+                instance("db1", &["sg-1"], &["subnet-a", "subnet-b"]),
+                instance("db2", &["sg-2"], &["subnet-a", "subnet-b"]),
+            ],
+            &enis,
+            &HashMap::new(),
+        );
+        assert!(found.warnings.is_empty(), "{:?}", found.warnings);
+        let e = &found.catalogue.endpoints;
+        assert_eq!(e[0].name, "db1");
+        assert_eq!(
+            e[0].interface_ids,
+            vec!["eni-1".to_owned()],
+            "not the EC2 ENI, not another subnet's"
+        );
+        assert_eq!(
+            e[0].addresses,
+            vec!["10.0.3.213".parse::<IpAddr>().unwrap()]
+        );
+        assert_eq!(
+            e[1].interface_ids,
+            vec!["eni-2".to_owned(), "eni-2b".to_owned()],
+            "Multi-AZ: both ENIs"
+        );
+        assert_eq!(e[1].security_group_ids, vec!["sg-2".to_owned()]);
+    }
+
+    #[test]
+    fn shared_signatures_are_settled_by_dns_or_not_guessed() {
+        let enis = vec![
+            eni(
+                "eni-1",
+                "subnet-a",
+                &["sg-1"],
+                "10.0.3.1",
+                RDS_ENI_DESCRIPTION,
+            ),
+            eni(
+                "eni-2",
+                "subnet-a",
+                &["sg-1"],
+                "10.0.3.2",
+                RDS_ENI_DESCRIPTION,
+            ),
+        ];
+        let instances = [
+            instance("db1", &["sg-1"], &["subnet-a"]),
+            instance("db2", &["sg-1"], &["subnet-a"]),
+        ];
+        let guessless = match_instances(&instances, &enis, &HashMap::new());
+        assert!(guessless.catalogue.endpoints.is_empty());
+        assert_eq!(guessless.warnings.len(), 2);
+        assert!(guessless.warnings[0].contains("db1"));
+
+        let mut dns = HashMap::new();
+        dns.insert(
+            instances[1].address.clone().unwrap(),
+            vec!["10.0.3.1".parse().unwrap()],
+        );
+        let settled = match_instances(&instances, &enis, &dns);
+        assert_eq!(settled.catalogue.endpoints.len(), 1);
+        assert_eq!(settled.catalogue.endpoints[0].name, "db2");
+        assert_eq!(
+            settled.catalogue.endpoints[0].interface_ids,
+            vec!["eni-1".to_owned()]
+        );
+    }
+
+    #[test]
+    fn an_instance_with_no_eni_and_no_dns_is_reported() {
+        let found = match_instances(&[instance("lonely", &["sg-9"], &[])], &[], &HashMap::new());
+        assert!(found.catalogue.endpoints.is_empty());
+        assert!(
+            found.warnings[0].starts_with("lonely: left out"),
+            "{:?}",
+            found.warnings
+        );
+    }
+}
