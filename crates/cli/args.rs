@@ -116,8 +116,9 @@ Examples:
   vpcflow endpoints discover --endpoint-url http://127.0.0.1:5000   # moto, LocalStack
 
 It reads RDS DescribeDBInstances and DescribeDBClusters and EC2 DescribeNetworkInterfaces (the
-requester-managed ENIs with description RDSNetworkInterface that carry the instance's security
-groups in its DB subnet group's subnets; its endpoint name settles ties when it resolves).
+ENIs RDS creates have the description RDSNetworkInterface). An ENI is an instance's when its
+endpoint name resolves to the ENI's address, or when only that instance's security groups and
+DB subnet group fit it (a Multi-AZ standby is found this way).
 Instances it cannot place are listed on stderr and left out.
 Permissions: rds:DescribeDBInstances, rds:DescribeDBClusters, ec2:DescribeNetworkInterfaces.")]
     Discover(DiscoverArgs),
@@ -285,6 +286,10 @@ pub struct GenerateArgs {
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
 
+    /// Seconds the records span (time advances through it, as in a delivered log).
+    #[arg(long, value_name = "SECS", default_value_t = 3600)]
+    pub span: u64,
+
     /// Start with a header line naming the fields, as S3 objects do.
     #[arg(long)]
     pub header: bool,
@@ -317,7 +322,9 @@ pub struct DecodeArgs {
     #[arg(long)]
     pub strict: bool,
 
-    /// Worker threads (default: all cores).
+    /// Worker threads (default: all cores). Files are shared out among them; for `verdict` and
+    /// `parse --output summary`, a large uncompressed file is also split at line boundaries
+    /// into parts they decode at once.
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
 

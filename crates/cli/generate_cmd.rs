@@ -25,6 +25,7 @@ pub fn run(args: GenerateArgs) -> Result<u8> {
         endpoints: args.endpoints,
         clients: args.clients,
         seed: args.seed,
+        span: args.span,
         ..Options::default()
     });
     if let Some(path) = &args.catalogue {

@@ -62,6 +62,13 @@ pub fn stdout() -> Box<dyn Write + Send> {
 /// Prints what went wrong per source on stderr and returns whether any source failed.
 pub fn report_sources(reports: &[SourceReport]) -> bool {
     let mut failed = false;
+    for report in reports.iter().filter(|r| r.parts > 1) {
+        tracing::info!(
+            "{} was split into {} parts that threads decoded at once",
+            report.name,
+            report.parts
+        );
+    }
     let malformed: u64 = reports.iter().map(|r| r.malformed).sum();
     if malformed > 0 {
         eprintln!(

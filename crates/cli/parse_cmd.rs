@@ -88,7 +88,9 @@ pub fn warn_unknown_fields(reports: &[SourceReport]) {
 }
 
 pub fn run(args: ParseArgs) -> Result<u8> {
-    let opts = run_options(&args.decode)?;
+    let mut opts = run_options(&args.decode)?;
+    // Counting does not care about order: threads may share a large file.
+    opts.split = args.output == ParseOutput::Summary;
     if let Some(format) = &opts.decoder.format {
         for name in format.unknown_fields() {
             tracing::warn!(

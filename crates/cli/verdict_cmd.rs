@@ -20,7 +20,9 @@ pub const EXIT_BLOCKED: u8 = 1;
 
 pub fn run(args: VerdictArgs) -> Result<u8> {
     let (since, until) = time::window(args.since.as_deref(), args.until.as_deref())?;
-    let opts = parse_cmd::run_options(&args.decode)?;
+    let mut opts = parse_cmd::run_options(&args.decode)?;
+    // Verdicts do not depend on record order: threads may share a large file.
+    opts.split = true;
     let catalogue = match &args.endpoints {
         Some(path) => Catalogue::from_file(path)?,
         None if args.discover => endpoints_cmd::discover(&args.aws.connect, 100)?,

@@ -2,11 +2,13 @@
 //! DescribeDBClusters and the network interfaces RDS creates for each instance (EC2
 //! DescribeNetworkInterfaces, description `RDSNetworkInterface`).
 //!
-//! RDS does not say which ENI is an instance's. An ENI belongs to an instance when it carries
-//! exactly the instance's VPC security groups and sits in a subnet of its DB subnet group; when
-//! the instance's endpoint name resolves (RDS names resolve to the private address from
-//! anywhere), the address settles it. ENIs several instances could own, with no address to
-//! settle it, are not guessed at: the instance is left out with a warning.
+//! RDS does not say which ENI is an instance's. When the instance's endpoint name resolves to
+//! an address an RDS ENI holds (a private instance's name resolves to its private address from
+//! anywhere), that ENI is its. Otherwise an ENI belongs to the one instance whose VPC security
+//! groups it carries, exactly, in a subnet of its DB subnet group (a Multi-AZ standby is found
+//! this way too). ENIs several instances could own, with no address to settle it, are not
+//! guessed at: the instance is left out with a warning. A public address (a publicly
+//! accessible instance resolved from outside) is never used: flow logs record private ones.
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
@@ -162,6 +164,10 @@ pub async fn discover(config: &SdkConfig, page_size: i32) -> Result<Discovery, S
     Ok(match_instances(&instances, &enis, &resolved))
 }
 
+fn eni_id<'a>(e: &&'a NetworkInterface) -> &'a str {
+    e.network_interface_id.as_str()
+}
+
 fn failed(call: &str, service: &str, e: impl std::fmt::Display) -> String {
     format!("{call} failed: {e} (discovery needs {service}:{call})")
 }
@@ -195,14 +201,32 @@ pub fn match_instances(
             })
             .collect()
     };
+    // An endpoint name that resolves to an address an RDS ENI holds settles whose ENI that is.
+    let private = |ip: &IpAddr| match ip {
+        IpAddr::V4(v4) => v4.is_private(),
+        IpAddr::V6(v6) => (v6.segments()[0] & 0xfe00) == 0xfc00,
+    };
+    let mut claimed: HashMap<&str, usize> = HashMap::new();
+    for (n, i) in instances.iter().enumerate() {
+        if let Some(ips) = i.address.as_ref().and_then(|a| resolved.get(a)) {
+            for e in &rds_enis {
+                if e.addresses().iter().any(|a| ips.contains(a)) {
+                    claimed.insert(e.network_interface_id.as_str(), n);
+                }
+            }
+        }
+    }
+    // The other ENIs go to the one instance whose signature they fit; several: not guessed.
     let mut owners: HashMap<&str, usize> = HashMap::new();
     for i in instances {
         for e in candidates(i) {
-            *owners.entry(e.network_interface_id.as_str()).or_default() += 1;
+            if !claimed.contains_key(e.network_interface_id.as_str()) {
+                *owners.entry(e.network_interface_id.as_str()).or_default() += 1;
+            }
         }
     }
     let mut out = Discovery::default();
-    for i in instances {
+    for (n, i) in instances.iter().enumerate() {
         let Some(port) = i.port else {
             out.warnings.push(format!(
                 "{}: left out, RDS reports no endpoint port (is it still being created?)",
@@ -210,39 +234,24 @@ pub fn match_instances(
             ));
             continue;
         };
-        let dns = i.address.as_ref().and_then(|a| resolved.get(a));
-        let mine: Vec<&NetworkInterface> = match dns {
-            // The name settles it: the ENIs holding the resolved addresses.
-            Some(ips) => rds_enis
-                .iter()
-                .copied()
-                .filter(|e| e.addresses().iter().any(|a| ips.contains(a)))
-                .collect(),
-            None => {
-                let all = candidates(i);
-                let shared: Vec<&&NetworkInterface> = all
-                    .iter()
-                    .filter(|e| {
-                        owners
-                            .get(e.network_interface_id.as_str())
-                            .copied()
-                            .unwrap_or(0)
-                            > 1
-                    })
-                    .collect();
-                if !shared.is_empty() {
-                    out.warnings.push(format!(
-                        "{}: left out, {} RDS network interfaces carry the same security groups in the same subnets as other instances and its endpoint name {} does not resolve here to tell them apart; run discover where it resolves, or add it by hand",
-                        i.id,
-                        shared.len(),
-                        i.address.as_deref().unwrap_or("(none)")
-                    ));
-                    Vec::new()
-                } else {
-                    all
-                }
+        // By name first (the primary), then the unclaimed ENIs only it fits (a Multi-AZ
+        // standby).
+        let mut mine: Vec<&NetworkInterface> = rds_enis
+            .iter()
+            .copied()
+            .filter(|e| claimed.get(eni_id(e)) == Some(&n))
+            .collect();
+        let mut ambiguous = 0;
+        for e in candidates(i) {
+            if claimed.contains_key(eni_id(&e)) {
+                continue;
             }
-        };
+            if owners.get(eni_id(&e)).copied().unwrap_or(0) > 1 {
+                ambiguous += 1;
+            } else {
+                mine.push(e);
+            }
+        }
         let mut addresses: Vec<IpAddr> = Vec::new();
         for e in &mine {
             for a in e.addresses() {
@@ -251,24 +260,26 @@ pub fn match_instances(
                 }
             }
         }
-        if addresses.is_empty()
-            && let Some(ips) = dns
-        {
-            addresses.extend(ips);
+        if addresses.is_empty() {
+            // A private address the name resolves to, on no ENI we were shown; a public one
+            // (a publicly accessible instance seen from outside) is not what flow logs record.
+            let dns = i.address.as_ref().and_then(|a| resolved.get(a));
+            addresses.extend(dns.into_iter().flatten().filter(|ip| private(ip)));
         }
         if addresses.is_empty() {
-            if mine.is_empty()
-                && !out
-                    .warnings
-                    .iter()
-                    .any(|w| w.starts_with(&format!("{}:", i.id)))
-            {
-                out.warnings.push(format!(
-                    "{}: left out, no {RDS_ENI_DESCRIPTION} network interface carries its security groups ({}) in its subnets, and its endpoint name does not resolve here",
+            out.warnings.push(if ambiguous > 0 {
+                format!(
+                    "{}: left out, {ambiguous} RDS network interfaces carry the same security groups in the same subnets as other instances, and its endpoint name {} does not resolve here to one of them; run discover where it resolves (inside the VPC), or add it by hand",
+                    i.id,
+                    i.address.as_deref().unwrap_or("(none)")
+                )
+            } else {
+                format!(
+                    "{}: left out, no {RDS_ENI_DESCRIPTION} network interface carries its security groups ({}) in its subnets, and its endpoint name does not resolve here to a private address",
                     i.id,
                     i.security_groups.join(", ")
-                ));
-            }
+                )
+            });
             continue;
         }
         out.catalogue.endpoints.push(Endpoint {
@@ -435,6 +446,82 @@ mod tests {
         assert_eq!(
             settled.catalogue.endpoints[0].interface_ids,
             vec!["eni-1".to_owned()]
+        );
+    }
+
+    #[test]
+    fn a_name_claims_the_primary_and_the_standby_follows_the_signature() {
+        let enis = vec![
+            eni(
+                "eni-p",
+                "subnet-a",
+                &["sg-1"],
+                "10.0.3.1",
+                RDS_ENI_DESCRIPTION,
+            ),
+            eni(
+                "eni-s",
+                "subnet-b",
+                &["sg-1"],
+                "10.0.4.1",
+                RDS_ENI_DESCRIPTION,
+            ),
+            eni(
+                "eni-o",
+                "subnet-a",
+                &["sg-1"],
+                "10.0.3.2",
+                RDS_ENI_DESCRIPTION,
+            ),
+        ];
+        let instances = [
+            instance("multi", &["sg-1"], &["subnet-a", "subnet-b"]),
+            instance("other", &["sg-1"], &["subnet-a"]),
+        ];
+        let mut dns = HashMap::new();
+        dns.insert(
+            instances[0].address.clone().unwrap(),
+            vec!["10.0.3.1".parse().unwrap()],
+        );
+        dns.insert(
+            instances[1].address.clone().unwrap(),
+            vec!["10.0.3.2".parse().unwrap()],
+        );
+        let found = match_instances(&instances, &enis, &dns);
+        assert!(found.warnings.is_empty(), "{:?}", found.warnings);
+        let e = &found.catalogue.endpoints;
+        assert_eq!(
+            e[0].interface_ids,
+            vec!["eni-p".to_owned(), "eni-s".to_owned()],
+            "standby: only `multi` fits subnet-b"
+        );
+        assert_eq!(e[1].interface_ids, vec!["eni-o".to_owned()]);
+    }
+
+    #[test]
+    fn a_public_address_is_never_the_endpoint() {
+        let enis = vec![eni(
+            "eni-1",
+            "subnet-a",
+            &["sg-1"],
+            "10.0.3.1",
+            RDS_ENI_DESCRIPTION,
+        )];
+        let public = instance("public", &["sg-1"], &["subnet-a"]);
+        let mut dns = HashMap::new();
+        dns.insert(
+            public.address.clone().unwrap(),
+            vec!["54.1.2.3".parse().unwrap()],
+        );
+        let found = match_instances(std::slice::from_ref(&public), &enis, &dns);
+        assert_eq!(
+            found.catalogue.endpoints[0].addresses,
+            vec!["10.0.3.1".parse::<IpAddr>().unwrap()]
+        );
+        let lonely = match_instances(&[public], &[], &dns);
+        assert!(
+            lonely.catalogue.endpoints.is_empty(),
+            "the public address is not used"
         );
     }
 

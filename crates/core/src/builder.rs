@@ -44,10 +44,80 @@ fn skip_token(line: &[u8], pos: &mut usize) -> bool {
     high < 0x80
 }
 
+/// Eight bytes at `at` as a little-endian word.
+#[inline(always)]
+fn word_at(line: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&line[at..at + 8]);
+    u64::from_le_bytes(w)
+}
+
+/// How many of a word's bytes, from the first, are ASCII digits, and their value (when fewer
+/// than eight), branch-free: the digit count and value come from a few word operations
+/// instead of a loop with a branch per digit.
+#[inline(always)]
+fn swar_digits(w: u64) -> (usize, u64) {
+    const LOW: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // A digit's byte ^ 0x30 is its value 0..=9; anything else is >= 10 or has bit 7 set.
+    let v = w ^ 0x3030_3030_3030_3030;
+    let non_digit = (v | ((v & LOW) + 0x7676_7676_7676_7676)) & HIGH;
+    let len = (non_digit.trailing_zeros() / 8) as usize;
+    if len == 0 || len == 8 {
+        return (len, 0);
+    }
+    // Keep the digits, most significant first in the lowest byte; leading zeros fill in.
+    let mut d = (v & ((1u64 << (8 * len)) - 1)) << (8 * (8 - len));
+    d = (d.wrapping_mul(10) + (d >> 8)) & 0x00ff_00ff_00ff_00ff;
+    d = (d.wrapping_mul(100) + (d >> 16)) & 0x0000_ffff_0000_ffff;
+    d = (d.wrapping_mul(10000) + (d >> 32)) & 0xffff_ffff;
+    (len, d)
+}
+
+/// The value of eight ASCII digits in a word.
+#[inline(always)]
+fn swar_eight(w: u64) -> u64 {
+    let mut d = w ^ 0x3030_3030_3030_3030;
+    d = (d.wrapping_mul(10) + (d >> 8)) & 0x00ff_00ff_00ff_00ff;
+    d = (d.wrapping_mul(100) + (d >> 16)) & 0x0000_ffff_0000_ffff;
+    (d.wrapping_mul(10000) + (d >> 32)) & 0xffff_ffff
+}
+
+const POW10: [u64; 8] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000];
+
 /// Scans an unsigned integer token at `pos`, no larger than `max`.
 #[inline(always)]
 fn scan_uint(line: &[u8], pos: &mut usize, max: u64) -> Result<u64, BadValue> {
     let start = *pos;
+    // Fast path: up to 15 digits followed by a space, read a word at a time.
+    if start + 16 <= line.len() {
+        let (len, value) = swar_digits(word_at(line, start));
+        let (len, value) = match len {
+            1..=7 => (len, value),
+            8 => {
+                let (more, low) = swar_digits(word_at(line, start + 8));
+                if (1..8).contains(&more) {
+                    (
+                        8 + more,
+                        swar_eight(word_at(line, start)) * POW10[more] + low,
+                    )
+                } else if more == 0 {
+                    (8, swar_eight(word_at(line, start)))
+                } else {
+                    (0, 0)
+                }
+            }
+            _ => (0, 0),
+        };
+        if len > 0 && line[start + len] == b' ' {
+            if value > max {
+                *pos = start + len;
+                return Err(BadValue::Overflow);
+            }
+            *pos = start + len;
+            return Ok(value);
+        }
+    }
     let mut value: u64 = 0;
     while *pos < line.len() {
         let digit = line[*pos].wrapping_sub(b'0');
@@ -82,8 +152,9 @@ fn scan_uint(line: &[u8], pos: &mut usize, max: u64) -> Result<u64, BadValue> {
 #[inline(always)]
 fn scan_ip(line: &[u8], pos: &mut usize) -> Result<[u8; 16], BadValue> {
     let start = *pos;
-    // IPv4 fast path: four dotted octets, no leading zeros.
-    let mut octets = [0u8; 4];
+    // IPv4 fast path: four dotted octets, no leading zeros. The octets gather in a register
+    // (bytes written to a stack array and read back as a word stall store forwarding).
+    let mut addr: u32 = 0;
     let mut octet = 0usize;
     let mut value: u32 = 0;
     let mut digits = 0u32;
@@ -104,7 +175,7 @@ fn scan_ip(line: &[u8], pos: &mut usize) -> Result<[u8; 16], BadValue> {
                 ok = false;
             }
         } else if b == b'.' && digits > 0 && octet < 3 {
-            octets[octet] = value as u8;
+            addr = (addr << 8) | value;
             octet += 1;
             value = 0;
             digits = 0;
@@ -118,14 +189,42 @@ fn scan_ip(line: &[u8], pos: &mut usize) -> Result<[u8; 16], BadValue> {
         *pos += 1;
     }
     if ok && octet == 3 && digits > 0 {
-        octets[3] = value as u8;
+        let v4 = ((addr << 8) | value).to_be_bytes();
         let mut out = [0u8; 16];
         out[10] = 0xff;
         out[11] = 0xff;
-        out[12..].copy_from_slice(&octets);
+        out[12..].copy_from_slice(&v4);
         return Ok(out);
     }
     value::parse_ip(&line[start..*pos]).map_err(|_| BadValue::Invalid)
+}
+
+/// Equality of two short byte strings without a call to `memcmp` (most interned values are
+/// 2–21 bytes: action, log-status, account and ENI ids).
+#[inline(always)]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word = |s: &[u8], at: usize| -> u64 {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&s[at..at + 8]);
+        u64::from_le_bytes(w)
+    };
+    if n >= 8 {
+        // Whole words, then the last (overlapping) word.
+        let mut i = 0;
+        while i + 8 <= n {
+            if word(a, i) != word(b, i) {
+                return false;
+            }
+            i += 8;
+        }
+        word(a, n - 8) == word(b, n - 8)
+    } else {
+        a.iter().zip(b).all(|(x, y)| x == y)
+    }
 }
 
 /// Interns repeated strings into one dictionary per batch.
@@ -151,7 +250,7 @@ impl Interner {
         }
         // Consecutive records often repeat a value (one ENI per CloudWatch stream).
         if let Some((key, start, end)) = self.last
-            && &self.data[start as usize..end as usize] == s
+            && same(&self.data[start as usize..end as usize], s)
         {
             return key;
         }
@@ -159,7 +258,7 @@ impl Interner {
         let (offsets, data) = (&self.offsets, &self.data);
         let key = match self
             .table
-            .find(hash, |&k| Self::value(offsets, data, k) == s)
+            .find(hash, |&k| same(Self::value(offsets, data, k), s))
         {
             Some(&k) => k,
             None => {
@@ -438,6 +537,72 @@ impl ColumnBuilder {
 mod tests {
     use super::*;
     use arrow_array::Array;
+
+    #[test]
+    fn word_at_a_time_integers_agree_with_the_loop() {
+        let mut cases: Vec<String> = vec![
+            "0".into(),
+            "7".into(),
+            "65535".into(),
+            "65536".into(),
+            "1795165200".into(),
+            "12345678".into(),
+            "123456789012345".into(),
+            "1234567890123456".into(),
+            "99999999999999999999".into(),
+            "0012".into(),
+            "12a4".into(),
+            "-".into(),
+            "1-2".into(),
+            "١٢".into(),
+        ];
+        for n in [
+            1u64,
+            9,
+            10,
+            99,
+            100,
+            255,
+            256,
+            4096,
+            99_999_999,
+            100_000_000,
+            u32::MAX as u64,
+        ] {
+            cases.push(n.to_string());
+        }
+        for case in cases {
+            for max in [u8::MAX as u64, u16::MAX as u64, i64::MAX as u64, u64::MAX] {
+                // Padded so the fast path runs, and bare so the loop does.
+                let padded = format!("{case} 1 2 3 4 5 6 7 8 9 10 11 12");
+                let (mut p1, mut p2) = (0, 0);
+                let fast = scan_uint(padded.as_bytes(), &mut p1, max);
+                let slow = scan_uint(case.as_bytes(), &mut p2, max);
+                assert_eq!(fast, slow, "{case:?} max {max}");
+                assert_eq!(p1, p2, "{case:?}: the position after the token");
+            }
+        }
+    }
+
+    #[test]
+    fn short_string_equality_agrees_with_slices() {
+        let words: [&[u8]; 9] = [
+            b"",
+            b"OK",
+            b"ACCEPT",
+            b"REJECT",
+            b"12345678",
+            b"123456789012",
+            b"eni-0c1a2b3c4d5e6f708",
+            b"eni-0c1a2b3c4d5e6f709",
+            b"fni-0c1a2b3c4d5e6f708",
+        ];
+        for a in words {
+            for b in words {
+                assert_eq!(same(a, b), a == b, "{a:?} {b:?}");
+            }
+        }
+    }
 
     #[test]
     fn interner_reuses_keys_and_resets_per_batch() {

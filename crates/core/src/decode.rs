@@ -116,6 +116,8 @@ pub struct Decoder {
     stats: DecodeStats,
     malformed: Vec<MalformedLine>,
     unknown_fields: Vec<Arc<str>>,
+    /// Decoding a part of a file: a header line may not change the format.
+    locked: bool,
 }
 
 impl Decoder {
@@ -138,6 +140,7 @@ impl Decoder {
             stats: DecodeStats::default(),
             malformed: Vec::new(),
             unknown_fields: Vec::new(),
+            locked: false,
         };
         decoder.apply_format(format);
         decoder
@@ -183,9 +186,24 @@ impl Decoder {
         self.pos = 0;
         self.partial.clear();
         self.skipping = false;
+        self.locked = false;
         if self.opts.format.is_none() {
             self.set_format(LogFormat::default_v2());
         }
+    }
+
+    /// Starts decoding a part of a source that begins at a line boundary, `byte` bytes into it,
+    /// in `format` (the format in force at the start of the source: its header's, or the
+    /// options'). Threads decode the parts of one large file this way. Byte positions are the
+    /// source's; line numbers count from the start of the part (the caller adds the lines of the
+    /// parts before). A header line naming other fields is an [`ErrorKind::FormatChanged`]
+    /// error, since the parts after it were decoded in the old format.
+    pub fn begin_part(&mut self, name: &str, byte: u64, format: LogFormat) {
+        self.begin_source(name);
+        self.pos = byte;
+        self.line_start = byte;
+        self.set_format(format);
+        self.locked = true;
     }
 
     /// Decodes the current source with `format`, whatever the options say: for sources whose
@@ -356,6 +374,18 @@ impl Decoder {
             && let Some(header) = LogFormat::from_header(line)
         {
             self.stats.headers += 1;
+            if self.locked
+                && self.opts.format.is_none()
+                && &header != self.pending_format.as_ref().unwrap_or(&self.format)
+            {
+                return Err(Error::new(ErrorKind::FormatChanged {
+                    position: Position {
+                        source: self.source.clone(),
+                        line: self.line,
+                        byte: self.line_start,
+                    },
+                }));
+            }
             if self.opts.format.is_none() {
                 if self.opts.strict {
                     header.deny_unknown()?;

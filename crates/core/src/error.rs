@@ -127,6 +127,13 @@ pub enum ErrorKind {
     EmptyFormat,
     /// A malformed line, in strict mode.
     Malformed(MalformedLine),
+    /// A header line that names other fields than the format in force, inside a part of a
+    /// file decoded in parallel with the others (see [`crate::Decoder::begin_part`]): the parts
+    /// after it would have been decoded with the wrong format.
+    FormatChanged {
+        /// Where the header line is (`byte` is exact; `line` counts within the part).
+        position: Position,
+    },
     /// Reading the source failed (a truncated gzip stream, a dropped connection). Everything
     /// decoded before `position` was delivered.
     Io {
@@ -163,7 +170,9 @@ impl Error {
     pub fn position(&self) -> Option<&Position> {
         match &*self.0 {
             ErrorKind::Malformed(line) => Some(&line.position),
-            ErrorKind::Io { position, .. } => Some(position),
+            ErrorKind::Io { position, .. } | ErrorKind::FormatChanged { position } => {
+                Some(position)
+            }
             _ => None,
         }
     }
@@ -201,6 +210,12 @@ impl fmt::Display for Error {
                     "malformed line {line} (run without --strict to skip such lines)"
                 )
             }
+            ErrorKind::FormatChanged { position } => write!(
+                f,
+                "{}: the header line at byte {} changes the log format; a file whose format \
+                 changes midway cannot be split across threads: run with --threads 1",
+                position.source, position.byte
+            ),
             ErrorKind::Io {
                 position,
                 records,

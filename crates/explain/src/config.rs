@@ -445,10 +445,10 @@ impl Config {
 
     /// Indexes the configuration for lookups.
     pub fn index(&self) -> Index<'_> {
-        let mut eni_by_ip = HashMap::new();
+        let mut eni_by_ip: HashMap<IpAddr, Vec<&NetworkInterface>> = HashMap::new();
         for eni in &self.network_interfaces {
             for ip in eni.addresses() {
-                eni_by_ip.entry(ip).or_insert(eni);
+                eni_by_ip.entry(ip).or_default().push(eni);
             }
         }
         Index {
@@ -492,7 +492,8 @@ impl NetworkInterface {
 pub struct Index<'a> {
     /// The configuration.
     pub config: &'a Config,
-    eni_by_ip: HashMap<IpAddr, &'a NetworkInterface>,
+    /// Private addresses repeat across VPCs: every ENI holding each.
+    eni_by_ip: HashMap<IpAddr, Vec<&'a NetworkInterface>>,
 }
 
 impl<'a> Index<'a> {
@@ -504,9 +505,14 @@ impl<'a> Index<'a> {
             .find(|e| e.network_interface_id == id)
     }
 
-    /// The ENI holding this address.
-    pub fn eni_with_address(&self, ip: IpAddr) -> Option<&'a NetworkInterface> {
-        self.eni_by_ip.get(&ip.to_canonical()).copied()
+    /// The ENI holding this address, preferring one in `vpc` (private ranges are reused across
+    /// VPCs, so an address alone may name ENIs in several).
+    pub fn eni_with_address(&self, ip: IpAddr, vpc: Option<&str>) -> Option<&'a NetworkInterface> {
+        let all = self.eni_by_ip.get(&ip.to_canonical())?;
+        all.iter()
+            .find(|e| vpc.is_some() && e.vpc_id.as_deref() == vpc)
+            .or_else(|| all.first())
+            .copied()
     }
 
     /// The security group with this id.

@@ -9,8 +9,8 @@ use vpcflow_verdict::{
 
 use crate::config::{Config, Index, NetworkInterface};
 use crate::rules::{
-    Direction, Peer, Service, SgDecision, SgQuery, acl_rule_text, evaluate_acl, evaluate_groups,
-    flow_name, proto,
+    Cidr, Direction, Peer, Service, SgDecision, SgQuery, acl_rule_text, evaluate_acl,
+    evaluate_groups, flow_name, proto,
 };
 
 /// The ports replies go to when the client's are unknown: the range AWS recommends network ACLs
@@ -83,6 +83,7 @@ pub struct Explainer<'a> {
 /// explanation.
 pub fn explain_report(config: &Config, catalogue: &Catalogue, report: &mut Report) -> usize {
     let explainer = Explainer::new(config);
+    report.explained = true;
     let mut n = 0;
     for v in &mut report.verdicts {
         if let Some(e) = catalogue.endpoints.iter().find(|e| e.name == v.endpoint) {
@@ -139,7 +140,9 @@ impl<'a> Explainer<'a> {
         };
         let client = Side {
             ip: client_ip,
-            eni: self.index.eni_with_address(client_ip),
+            eni: self
+                .index
+                .eni_with_address(client_ip, eni.vpc_id.as_deref()),
         };
         let replies = if v.client_ports.0 > 0 && v.client_ports.0 <= v.client_ports.1 {
             v.client_ports
@@ -229,7 +232,7 @@ impl<'a> Explainer<'a> {
             (false, None) => admitted_through_self.map(|g| Explanation {
                 blocked_by: None,
                 detail: format!(
-                    "admitted only because the client's ENI is in {g} too, whose rule references itself: every member of {g} reaches every other member on every port (the self-referencing trap)"
+                    "admitted through a self-reference: the client's ENI is in {g} too, whose rule names {g} itself, so every member of {g} reaches every other on what that rule allows (the self-referencing trap)"
                 ),
                 fix: Some(format!(
                     "give {} a group of its own admitting {} from the client's group, and take the client out of {g}",
@@ -252,7 +255,9 @@ impl<'a> Explainer<'a> {
                 let mut addrs = endpoint.addresses.clone();
                 // The address of the client's family first.
                 addrs.sort_by_key(|a| a.is_ipv4() != client.is_ipv4());
-                addrs.iter().find_map(|a| self.index.eni_with_address(*a))
+                addrs
+                    .iter()
+                    .find_map(|a| self.index.eni_with_address(*a, None))
             })
     }
 
@@ -268,8 +273,23 @@ impl<'a> Explainer<'a> {
         let mut out = Vec::new();
         let client_groups = client.groups();
         let server_groups = server.groups();
-        // Traffic between two ENIs of one subnet never crosses that subnet's network ACL.
-        let cross = client.subnet() != server.subnet();
+        // Traffic between two ENIs of one subnet never crosses that subnet's network ACL; a
+        // client with no known ENI is in the subnet when the subnet's range holds its address.
+        let cross = match (client.subnet(), server.subnet()) {
+            (Some(c), Some(s)) => c != s,
+            (None, Some(s)) => !self.index.subnet(s).is_some_and(|s| {
+                s.cidr_block
+                    .iter()
+                    .chain(
+                        s.ipv6_cidr_block_association_set
+                            .iter()
+                            .map(|c| &c.ipv6_cidr_block),
+                    )
+                    .filter_map(|c| Cidr::parse(c))
+                    .any(|c| c.contains(client.ip))
+            }),
+            _ => true,
+        };
         if client.eni.is_some() {
             let d = evaluate_groups(
                 &self.index,
@@ -416,19 +436,27 @@ impl<'a> Explainer<'a> {
             .find(|g| !self.is_default_group(g))
             .map(|g| (*g).to_owned())
             .unwrap_or_else(|| host_cidr(peer.ip));
-        let mut fix = format!("add an {dir} rule to {target}: tcp {port} {way} {source}");
-        if inbound && let Some(model) = self.precedent(target, &source, port) {
-            fix.push_str(&format!(" (as {model} already does)"));
-        }
-        if self.is_default_group(target) {
-            fix.push_str(&format!(
-                "; better, give the {} a security group of its own with that rule, since the VPC's default group is shared by everything launched without one",
+        let rule = format!("tcp {port} {way} {source}");
+        let precedent = if inbound {
+            self.precedent(target, &source, port)
+                .map(|m| format!(" (as {m} already does)"))
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        let mut fix = if self.is_default_group(target) {
+            // The default group is shared by everything launched without a group: give the
+            // database (or client) a group of its own, the pattern AWS recommends.
+            format!(
+                "give the {} a security group of its own with an {dir} rule {rule}{precedent}, in place of the VPC's default group {target}, which everything launched without a group shares; or add that rule to {target}",
                 if inbound { "database" } else { "client" }
-            ));
-        }
+            )
+        } else {
+            format!("add an {dir} rule to {target}: {rule}{precedent}")
+        };
         if self_reference {
             fix.push_str(&format!(
-                "; do not add the {} to {target} instead: its self-reference admits every member to every other on every port",
+                "; do not add the {} to {target} instead: its self-referencing rule admits every member to every other",
                 if inbound { "client" } else { "database" }
             ));
         }
@@ -462,7 +490,11 @@ impl<'a> Explainer<'a> {
         let egress = matches!(stage, Stage::ClientAclOut | Stage::EndpointAclReply);
         let segments = evaluate_acl(acl, egress, proto::TCP, peer.ip, service);
         let denied: Vec<_> = segments.iter().filter(|s| !s.allow).collect();
-        let first = denied.first()?;
+        // The lowest-numbered denying rule: an allow rule must come before it to take effect.
+        let first = denied
+            .iter()
+            .min_by_key(|s| s.rule.unwrap_or(i32::MAX))
+            .copied()?;
         let (dir, way) = if egress {
             ("outbound", "to")
         } else {
@@ -482,13 +514,23 @@ impl<'a> Explainer<'a> {
                 }
             })
             .collect();
-        let detail = format!(
+        let mut detail = format!(
             "nacl:{} {} on {subnet} ({what}, tcp {} {way} {})",
             acl.network_acl_id,
             acl_rule_text(acl, first.rule, egress),
             ports.join(", "),
             peer.ip
         );
+        let mut others: Vec<Option<i32>> = denied
+            .iter()
+            .map(|s| s.rule)
+            .filter(|r| *r != first.rule)
+            .collect();
+        others.sort_unstable();
+        others.dedup();
+        for rule in others {
+            detail.push_str(&format!("; also {}", acl_rule_text(acl, rule, egress)));
+        }
         // Admit the peer's whole subnet when it is known: addresses inside it change.
         let range = peer
             .subnet()
@@ -510,7 +552,7 @@ impl<'a> Explainer<'a> {
             (_, s) => s.to_string(),
         };
         let place = match first.rule {
-            Some(n) if n != 32767 => format!(" numbered below {n}"),
+            Some(n) if !crate::rules::is_star_rule(n) => format!(" numbered below {n}"),
             _ => String::new(),
         };
         Some(Block {
@@ -943,6 +985,118 @@ mod tests {
             e.detail
         );
         assert_eq!(e.blocked_by, None);
+    }
+
+    #[test]
+    fn the_fix_goes_before_the_lowest_denying_acl_rule() {
+        // Outbound from the database subnet: 50 denies the high ports, 100 allows the middle,
+        // the `*` rule the rest. An allow rule must come before 50 to admit every reply port.
+        let mut config = base();
+        let mut strict = open_acl("acl-strict", &["subnet-d"], false);
+        strict
+            .entries
+            .retain(|e| !e.egress || e.rule_number == 32767);
+        strict
+            .entries
+            .push(rule(50, "deny", true, "0.0.0.0/0", Some((40000, 65535))));
+        strict
+            .entries
+            .push(rule(100, "allow", true, "0.0.0.0/0", Some((2000, 39999))));
+        config.network_acls[0]
+            .associations
+            .retain(|a| a.subnet_id != "subnet-d");
+        config.network_acls.push(strict);
+        let mut p = pair("10.0.1.10", counts(|c| c.blocked_return = 1));
+        p.client_ports = (1024, 65535);
+        let e = Explainer::new(&config).explain(&endpoint(), &p).unwrap();
+        assert!(
+            e.detail
+                .starts_with("nacl:acl-strict rule 50 denies tcp 40000-65535 to 0.0.0.0/0"),
+            "{}",
+            e.detail
+        );
+        assert!(
+            e.detail.contains("tcp 1024-1999, 40000-65535 to 10.0.1.10"),
+            "{}",
+            e.detail
+        );
+        assert!(
+            e.detail
+                .contains("; also the `*` rule denies all traffic to 0.0.0.0/0"),
+            "{}",
+            e.detail
+        );
+        assert!(e.fix.unwrap().contains("numbered below 50"));
+    }
+
+    #[test]
+    fn the_ipv6_star_rule_is_the_star_rule() {
+        let mut a = open_acl("acl-6", &[], false);
+        a.entries = vec![NetworkAclEntry {
+            rule_number: 32768,
+            protocol: "-1".into(),
+            rule_action: "deny".into(),
+            egress: false,
+            ipv6_cidr_block: Some("::/0".into()),
+            ..NetworkAclEntry::default()
+        }];
+        let d = crate::rules::evaluate_acl(
+            &a,
+            false,
+            proto::TCP,
+            "2001:db8::1".parse().unwrap(),
+            Service::port(5432),
+        );
+        assert_eq!(d[0].rule, Some(32768));
+        assert_eq!(
+            acl_rule_text(&a, Some(32768), false),
+            "the `*` rule denies all traffic from ::/0"
+        );
+    }
+
+    #[test]
+    fn a_client_address_reused_in_another_vpc_is_not_taken_for_the_client() {
+        let mut config = base();
+        // Another VPC has an ENI with the client's address, in a group the database admits.
+        let mut twin = eni("eni-twin", "subnet-x", "10.0.1.10", &["sg-client"]);
+        twin.vpc_id = Some("vpc-2".into());
+        config.network_interfaces.insert(0, twin);
+        config.network_interfaces[1].groups[0].group_id = "sg-other".into();
+        let e = explain(&config, "10.0.1.10", counts(|c| c.blocked_ingress = 1)).unwrap();
+        assert_eq!(
+            e.blocked_by.as_deref(),
+            Some("sg:sg-db"),
+            "the client in vpc-1 carries sg-other"
+        );
+        assert!(
+            e.detail.contains("from 10.0.1.10 / sg-other"),
+            "{}",
+            e.detail
+        );
+    }
+
+    #[test]
+    fn an_unknown_client_inside_the_endpoint_subnet_crosses_no_acl() {
+        let mut config = base();
+        config.network_acls[0]
+            .entries
+            .retain(|e| e.rule_number == 32767);
+        config.security_groups[0].ip_permissions = vec![IpPermission {
+            ip_protocol: "tcp".into(),
+            from_port: Some(3306),
+            to_port: Some(3306),
+            ip_ranges: vec![IpRange {
+                cidr_ip: "10.0.3.0/24".into(),
+            }],
+            ..IpPermission::default()
+        }];
+        assert_eq!(
+            explain(&config, "10.0.3.77", counts(|c| c.connected = 1)),
+            None,
+            "same subnet: no ACL"
+        );
+        let outside = explain(&config, "10.0.9.9", counts(|c| c.blocked_ingress = 1)).unwrap();
+        assert_eq!(outside.blocked_by.as_deref(), Some("nacl:acl-open"));
     }
 
     #[test]

@@ -469,6 +469,12 @@ pub fn evaluate_acl(
     out
 }
 
+/// Whether a network-ACL rule number is the `*` rule: 32767 for IPv4, 32768 for IPv6 (user
+/// rules go up to 32766).
+pub fn is_star_rule(n: i32) -> bool {
+    n >= 32767
+}
+
 /// A network-ACL rule spelled out: `rule 100 denies tcp 1024-65535 to 10.0.1.0/24`.
 pub fn acl_rule_text(acl: &NetworkAcl, number: Option<i32>, egress: bool) -> String {
     let Some(n) = number else {
@@ -501,7 +507,7 @@ pub fn acl_rule_text(acl: &NetworkAcl, number: Option<i32>, egress: bool) -> Str
         .as_deref()
         .or(e.ipv6_cidr_block.as_deref())
         .unwrap_or("?");
-    if n == 32767 {
+    if is_star_rule(n) {
         return format!(
             "the `*` rule denies {} {way} {range}",
             protocol_name(protocol)

@@ -55,7 +55,7 @@ pub struct Options {
     pub seed: u64,
     /// Unix time of the first record.
     pub start: u64,
-    /// Seconds the records span.
+    /// Seconds the records span; time advances through it as records are written.
     pub span: u64,
 }
 
@@ -202,7 +202,7 @@ impl Generator {
         let mut pending: Vec<Record> = Vec::new();
         while stats.records < self.opts.records {
             if pending.is_empty() {
-                self.next_event(&mut pending);
+                self.next_event(stats.records, &mut pending);
                 pending.reverse();
             }
             let Some(record) = pending.pop() else {
@@ -226,9 +226,13 @@ impl Generator {
     }
 
     /// One connection attempt (or a noise record), as the records AWS would log for it.
-    fn next_event(&mut self, out: &mut Vec<Record>) {
+    fn next_event(&mut self, written: u64, out: &mut Vec<Record>) {
         let o = &self.opts;
-        let t = o.start + self.rng.below(o.span.max(1));
+        // Time advances through the span as records are written, as in a delivered log, with
+        // up to two minutes of jitter (records of one aggregation window arrive together).
+        let progress =
+            (u128::from(written) * u128::from(o.span) / u128::from(o.records.max(1))) as u64;
+        let t = o.start + progress + self.rng.below(120);
         let start = t - t % 60;
         let base = Record {
             account: "123456789012",

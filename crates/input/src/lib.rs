@@ -14,8 +14,10 @@
 mod open;
 mod parquet_in;
 mod run;
+mod split;
 
 pub use open::{Compression, Input, Opened, open, open_reader};
 pub use run::{
     RunError, RunOptions, SourceReport, SourceSink, decode_source, for_each_batch, for_each_source,
 };
+pub use split::MIN_PART;

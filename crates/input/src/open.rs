@@ -9,7 +9,7 @@ use bytes::Bytes;
 use flate2::bufread::MultiGzDecoder;
 
 /// Read buffer size for files and decompressed streams.
-const BUF_SIZE: usize = 256 * 1024;
+pub(crate) const BUF_SIZE: usize = 256 * 1024;
 
 /// A local input: a file, or standard input.
 #[derive(Clone, Debug, PartialEq, Eq)]

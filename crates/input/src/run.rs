@@ -1,13 +1,14 @@
 use std::fmt;
 use std::io;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use arrow_array::RecordBatch;
 use vpcflow_core::{Decoder, DecoderOptions, ErrorKind, MalformedLine, Reader};
 
 use crate::open::{Compression, Input, Opened, open};
 use crate::parquet_in;
+use crate::split::{self, Part};
 
 /// What one source gave.
 #[derive(Clone, Debug, Default)]
@@ -22,6 +23,10 @@ pub struct SourceReport {
     pub bytes: u64,
     /// Bytes read from storage (before decompression).
     pub raw_bytes: u64,
+    /// Lines read (records, headers, blank and malformed lines).
+    pub lines: u64,
+    /// Parts the source was split into for threads to share (0 or 1: read whole).
+    pub parts: usize,
     /// Malformed lines skipped.
     pub malformed: u64,
     /// The first malformed lines, with positions.
@@ -66,8 +71,12 @@ impl std::error::Error for RunError {
 pub struct RunOptions {
     /// Options for each worker's decoder.
     pub decoder: DecoderOptions,
-    /// Worker threads (at most one per input).
+    /// Worker threads.
     pub threads: usize,
+    /// Let [`for_each_batch`] split a large uncompressed file into parts that threads decode
+    /// at once (never under `strict`, whose first error must be the file's first). A split
+    /// file's batches arrive out of order: leave this off where order matters.
+    pub split: bool,
 }
 
 impl Default for RunOptions {
@@ -75,6 +84,7 @@ impl Default for RunOptions {
         RunOptions {
             decoder: DecoderOptions::default(),
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            split: false,
         }
     }
 }
@@ -87,6 +97,17 @@ impl Default for RunOptions {
 pub fn decode_source(
     opened: Opened,
     name: &str,
+    decoder: &mut Decoder,
+    on_batch: &mut dyn FnMut(RecordBatch) -> io::Result<()>,
+) -> Result<SourceReport, RunError> {
+    decode_part(opened, name, None, decoder, on_batch)
+}
+
+/// [`decode_source`] for the whole source (`part: None`) or one part of it.
+fn decode_part(
+    opened: Opened,
+    name: &str,
+    part: Option<&Part>,
     decoder: &mut Decoder,
     on_batch: &mut dyn FnMut(RecordBatch) -> io::Result<()>,
 ) -> Result<SourceReport, RunError> {
@@ -103,6 +124,11 @@ pub fn decode_source(
         } => {
             report.compression = Some(compression);
             let mut reader = Reader::new(reader, &mut *decoder, name);
+            if let Some(part) = part {
+                reader
+                    .decoder_mut()
+                    .begin_part(name, part.start, part.format.clone());
+            }
             let mut failure = None;
             for batch in reader.by_ref() {
                 match batch {
@@ -148,6 +174,7 @@ pub fn decode_source(
     let after = decoder.stats();
     report.records = after.records - before.records;
     report.bytes = after.bytes - before.bytes;
+    report.lines = after.lines - before.lines;
     report.malformed = after.malformed - before.malformed;
     report.malformed_lines = decoder.take_malformed();
     report.unknown_fields = decoder
@@ -170,62 +197,129 @@ pub trait SourceSink: Send {
     fn finish(self: Box<Self>, report: &SourceReport) -> io::Result<()>;
 }
 
-/// Hands every batch to a shared callback.
-struct Forward<'a>(&'a (dyn Fn(RecordBatch) -> io::Result<()> + Sync));
-
-impl SourceSink for Forward<'_> {
-    fn batch(&mut self, batch: RecordBatch) -> io::Result<()> {
-        (self.0)(batch)
-    }
-    fn finish(self: Box<Self>, _: &SourceReport) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Decodes `inputs` on up to `opts.threads` worker threads and calls `on_batch` with every
 /// batch, from whichever thread decoded it. Returns one report per input, in input order.
 ///
-/// Batches of one input arrive in order; batches of different inputs interleave.
+/// Batches of one input arrive in order, unless `opts.split` let threads share a large file;
+/// batches of different inputs interleave.
 pub fn for_each_batch(
     inputs: &[Input],
     opts: &RunOptions,
     on_batch: &(dyn Fn(RecordBatch) -> io::Result<()> + Sync),
 ) -> Result<Vec<SourceReport>, RunError> {
-    for_each_source(inputs, opts, &|_| Box::new(Forward(on_batch)))
+    // The work: each input whole, or in parts.
+    let mut work: Vec<(usize, Option<Part>)> = Vec::new();
+    for (i, input) in inputs.iter().enumerate() {
+        let parts = match input {
+            Input::Path(path) if opts.split && !opts.decoder.strict => split::plan(
+                path,
+                opts.threads,
+                opts.decoder.format.as_ref(),
+                opts.decoder.max_line_len,
+            )
+            .unwrap_or(None),
+            _ => None,
+        };
+        match parts {
+            Some(parts) => work.extend(parts.into_iter().map(|p| (i, Some(p)))),
+            None => work.push((i, None)),
+        }
+    }
+    let reports = run_work(work.len(), opts, &|k, decoder| {
+        let (i, part) = &work[k];
+        let input = &inputs[*i];
+        let name = input.name();
+        let mut forward = |b| on_batch(b);
+        match part {
+            None => match open(input) {
+                Ok(opened) => decode_source(opened, &name, decoder, &mut forward),
+                Err(e) => Ok(cannot_open(&name, &e)),
+            },
+            Some(part) => {
+                let Input::Path(path) = input else {
+                    return Ok(cannot_open(&name, &io::Error::other("not a file")));
+                };
+                match split::open_part(path, part) {
+                    Ok(reader) => {
+                        let opened = Opened::Text {
+                            reader,
+                            compression: Compression::None,
+                            raw_bytes: Arc::default(),
+                        };
+                        decode_part(opened, &name, Some(part), decoder, &mut forward)
+                    }
+                    Err(e) => Ok(cannot_open(&name, &e)),
+                }
+            }
+        }
+    })?;
+    // One report per input: a split file's parts joined.
+    let mut per_input: Vec<Vec<SourceReport>> = vec![Vec::new(); inputs.len()];
+    for ((i, _), report) in work.iter().zip(reports) {
+        per_input[*i].extend(report);
+    }
+    Ok(per_input
+        .into_iter()
+        .zip(inputs)
+        .map(|(mut parts, input)| {
+            if parts.len() == 1 {
+                parts.pop().unwrap_or_default()
+            } else {
+                split::join(&input.name(), parts, opts.decoder.max_reported)
+            }
+        })
+        .collect())
 }
 
-/// Like [`for_each_batch`], with a sink of its own per input, from `make`. A sink sees only its
-/// source's batches, in order, and then the source's report.
+fn cannot_open(name: &str, e: &io::Error) -> SourceReport {
+    SourceReport {
+        name: name.to_owned(),
+        error: Some(format!("cannot open {name}: {e}")),
+        ..SourceReport::default()
+    }
+}
+
+/// Like [`for_each_batch`] without splitting, with a sink of its own per input, from `make`. A
+/// sink sees only its source's batches, in order, and then the source's report.
 pub fn for_each_source<'a>(
     inputs: &[Input],
     opts: &RunOptions,
     make: &(dyn Fn(&Input) -> Box<dyn SourceSink + 'a> + Sync),
 ) -> Result<Vec<SourceReport>, RunError> {
-    let threads = opts.threads.clamp(1, inputs.len().max(1));
+    let reports = run_work(inputs.len(), opts, &|i, decoder| {
+        let input = &inputs[i];
+        let name = input.name();
+        let mut sink = make(input);
+        let report = match open(input) {
+            Ok(opened) => decode_source(opened, &name, decoder, &mut |b| sink.batch(b))?,
+            Err(e) => cannot_open(&name, &e),
+        };
+        sink.finish(&report).map_err(RunError::Output)?;
+        Ok(report)
+    })?;
+    Ok(reports.into_iter().flatten().collect())
+}
+
+/// Runs work items `0..n` on up to `opts.threads` threads, each with its own decoder, in order
+/// of index; the first error stops the run. Returns each item's report by index.
+fn run_work(
+    n: usize,
+    opts: &RunOptions,
+    item: &(dyn Fn(usize, &mut Decoder) -> Result<SourceReport, RunError> + Sync),
+) -> Result<Vec<Option<SourceReport>>, RunError> {
+    let threads = opts.threads.clamp(1, n.max(1));
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
-    let reports: Mutex<Vec<Option<SourceReport>>> = Mutex::new(vec![None; inputs.len()]);
+    let reports: Mutex<Vec<Option<SourceReport>>> = Mutex::new(vec![None; n]);
     let first_error: Mutex<Option<RunError>> = Mutex::new(None);
     let work = || {
         let mut decoder = Decoder::new(opts.decoder.clone());
         while !stop.load(Ordering::Relaxed) {
             let i = next.fetch_add(1, Ordering::Relaxed);
-            let Some(input) = inputs.get(i) else { break };
-            let name = input.name();
-            let mut sink = make(input);
-            let result = match open(input) {
-                Ok(opened) => decode_source(opened, &name, &mut decoder, &mut |b| sink.batch(b)),
-                Err(e) => Ok(SourceReport {
-                    name: name.clone(),
-                    error: Some(format!("cannot open {name}: {e}")),
-                    ..SourceReport::default()
-                }),
-            };
-            let result = result.and_then(|report| {
-                sink.finish(&report).map_err(RunError::Output)?;
-                Ok(report)
-            });
-            match result {
+            if i >= n {
+                break;
+            }
+            match item(i, &mut decoder) {
                 Ok(report) => {
                     if let Ok(mut reports) = reports.lock() {
                         reports[i] = Some(report);
@@ -253,10 +347,5 @@ pub fn for_each_source<'a>(
     if let Some(e) = first_error.into_inner().ok().flatten() {
         return Err(e);
     }
-    Ok(reports
-        .into_inner()
-        .unwrap_or_default()
-        .into_iter()
-        .flatten()
-        .collect())
+    Ok(reports.into_inner().unwrap_or_default())
 }

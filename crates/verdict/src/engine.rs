@@ -7,8 +7,8 @@
 
 use std::net::IpAddr;
 use std::ops::Deref;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, TimestampSecondType, UInt8Type, UInt16Type};
@@ -18,7 +18,7 @@ use dashmap::DashMap;
 use hashbrown::HashMap;
 
 use crate::catalogue::Catalogue;
-use crate::outcome::{Attempt, flag};
+use crate::outcome::{Attempt, Counts, Timeline, flag};
 
 /// A client–endpoint pair: endpoint index and client address (16 bytes).
 pub(crate) type PairKey = (u32, [u8; 16]);
@@ -26,25 +26,93 @@ pub(crate) type PairKey = (u32, [u8; 16]);
 /// What the aggregator knows of one pair.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct PairState {
-    /// Attempts by client port.
+    /// Open attempts by client port.
     pub attempts: HashMap<u16, Attempt>,
     /// Per ENI (global id): the flag bits of the records seen there.
     pub enis: Vec<(u32, u16)>,
+    /// Attempts sealed out of `attempts` to bound memory (see [`Aggregator::seal`]).
+    pub sealed: Option<Box<Sealed>>,
+}
+
+/// What the report needs of attempts that were sealed: sums, unions and the timeline.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Sealed {
+    pub counts: Counts,
+    pub flags: u16,
+    pub request_tcp: u8,
+    pub reply_tcp: u8,
+    pub records: u64,
+    pub first: i64,
+    pub last: i64,
+    pub ports: (u16, u16),
+    pub timeline: Timeline,
+}
+
+impl Sealed {
+    /// Adds one attempt; attempts come in time order (by start) for the timeline to be exact.
+    pub(crate) fn add(&mut self, port: u16, a: &Attempt) {
+        if self.records == 0 {
+            self.first = a.first;
+            self.last = a.last;
+            self.ports = (port, port);
+        }
+        self.counts.add(a);
+        self.flags |= a.flags;
+        self.request_tcp |= a.request_tcp;
+        self.reply_tcp |= a.reply_tcp;
+        self.records += u64::from(a.records);
+        self.first = self.first.min(a.first);
+        self.last = self.last.max(a.last);
+        self.ports = (self.ports.0.min(port), self.ports.1.max(port));
+        self.timeline.push(a.first, a.outcome());
+    }
+
+    /// Folds another pair state's sealed attempts in (restoring a checkpoint): sums are exact;
+    /// the timeline is the later one's.
+    fn merge(&mut self, o: &Sealed) {
+        if o.records == 0 {
+            return;
+        }
+        if self.records == 0 {
+            *self = o.clone();
+            return;
+        }
+        self.counts.merge(&o.counts);
+        self.flags |= o.flags;
+        self.request_tcp |= o.request_tcp;
+        self.reply_tcp |= o.reply_tcp;
+        self.records += o.records;
+        if o.last > self.last {
+            self.timeline = o.timeline;
+        }
+        self.first = self.first.min(o.first);
+        self.last = self.last.max(o.last);
+        self.ports = (self.ports.0.min(o.ports.0), self.ports.1.max(o.ports.1));
+    }
 }
 
 impl PairState {
-    /// Folds another state of the same pair in.
-    pub(crate) fn merge_state(&mut self, o: PairState) {
-        self.merge(o);
+    /// Folds another state of the same pair in; returns how many open attempts it added.
+    pub(crate) fn merge_state(&mut self, o: PairState) -> usize {
+        self.merge(o)
     }
 
-    fn merge(&mut self, o: PairState) {
+    fn merge(&mut self, o: PairState) -> usize {
+        let mut added = 0;
         for (port, a) in o.attempts {
-            self.attempts.entry(port).or_default().merge(&a);
+            let entry = self.attempts.entry(port).or_insert_with(|| {
+                added += 1;
+                Attempt::default()
+            });
+            entry.merge(&a);
         }
         for (eni, bits) in o.enis {
             self.note_eni(eni, bits);
         }
+        if let Some(sealed) = o.sealed {
+            self.sealed.get_or_insert_with(Box::default).merge(&sealed);
+        }
+        added
     }
 
     fn note_eni(&mut self, eni: u32, bits: u16) {
@@ -123,7 +191,24 @@ pub struct Aggregator {
     /// NODATA and SKIPDATA records per ENI (global id).
     pub(crate) eni_status: DashMap<u32, (u64, u64)>,
     pub(crate) counters: Counters,
+    /// Open attempts in `pairs`.
+    open: AtomicUsize,
+    /// The latest record end committed.
+    watermark: AtomicI64,
+    /// Above this many open attempts, old ones are sealed.
+    open_limit: usize,
+    /// The next sealing happens above this many open attempts.
+    next_seal: AtomicUsize,
+    sealing: Mutex<()>,
 }
+
+/// Attempts whose last record ended this long before the latest record seen are sealed when
+/// there are too many open ones: a connection's records span a few aggregation intervals
+/// (at most 10 minutes each), so nothing more is expected for them.
+pub const SEAL_AFTER_SECS: i64 = 15 * 60;
+
+/// The default bound on open attempts (about 60 MB of state) before old ones are sealed.
+pub const DEFAULT_OPEN_LIMIT: usize = 1 << 20;
 
 impl Aggregator {
     /// An aggregator for `catalogue`, counting only records that overlap `[since, until]`
@@ -151,7 +236,75 @@ impl Aggregator {
             eni_names: RwLock::new((Vec::new(), HashMap::new())),
             eni_status: DashMap::new(),
             counters: Counters::default(),
+            open: AtomicUsize::new(0),
+            watermark: AtomicI64::new(i64::MIN),
+            open_limit: DEFAULT_OPEN_LIMIT,
+            next_seal: AtomicUsize::new(DEFAULT_OPEN_LIMIT),
+            sealing: Mutex::new(()),
         }
+    }
+
+    /// Bounds the open attempts kept per run: above `limit`, attempts whose last record ended
+    /// [`SEAL_AFTER_SECS`] before the latest record committed are sealed into per-pair sums,
+    /// so memory stays bounded on input in time order (as flow logs are delivered). Verdicts
+    /// are the same as without a bound as long as no record arrives for an attempt after it was
+    /// sealed (that record would start a new attempt).
+    pub fn with_open_limit(mut self, limit: usize) -> Aggregator {
+        self.open_limit = limit.max(1);
+        self.next_seal = AtomicUsize::new(self.open_limit);
+        self
+    }
+
+    /// Counts open attempts a restored checkpoint added.
+    pub(crate) fn note_restored(&self, added: usize) {
+        self.open.fetch_add(added, Ordering::Relaxed);
+    }
+
+    /// Open attempts held now.
+    pub fn open_attempts(&self) -> usize {
+        self.open.load(Ordering::Relaxed)
+    }
+
+    /// Seals old attempts if there are more open ones than the limit allows.
+    fn seal(&self) {
+        if self.open.load(Ordering::Relaxed) <= self.next_seal.load(Ordering::Relaxed) {
+            return;
+        }
+        let Ok(_one_at_a_time) = self.sealing.try_lock() else {
+            return;
+        };
+        let horizon = self
+            .watermark
+            .load(Ordering::Relaxed)
+            .saturating_sub(SEAL_AFTER_SECS);
+        let mut sealed = 0;
+        let mut old: Vec<(u16, Attempt)> = Vec::new();
+        for mut entry in self.pairs.iter_mut() {
+            let state = entry.value_mut();
+            old.clear();
+            old.extend(state.attempts.extract_if(|_, a| a.last < horizon));
+            if old.is_empty() {
+                continue;
+            }
+            old.sort_unstable_by_key(|(_, a)| (a.first, a.outcome()));
+            let s = state.sealed.get_or_insert_with(Box::default);
+            for (port, a) in &old {
+                s.add(*port, a);
+            }
+            sealed += old.len();
+            if state.attempts.capacity() > 4 * state.attempts.len() + 16 {
+                state.attempts.shrink_to(2 * state.attempts.len());
+            }
+        }
+        let left = self
+            .open
+            .fetch_sub(sealed, Ordering::Relaxed)
+            .saturating_sub(sealed);
+        // Hysteresis: when recent attempts alone exceed the limit, do not sweep every commit.
+        self.next_seal.store(
+            self.open_limit.max(left.saturating_mul(2)),
+            Ordering::Relaxed,
+        );
     }
 
     /// The catalogue the verdicts are about.
@@ -216,6 +369,8 @@ impl Aggregator {
 /// Counters a worker holds until it commits.
 #[derive(Clone, Copy, Debug, Default)]
 struct LocalCounts {
+    /// The latest record end folded.
+    latest: i64,
     records: u64,
     matched: u64,
     ignored: u64,
@@ -327,9 +482,13 @@ impl<A: Deref<Target = Aggregator>> Worker<A> {
             e.0 += n;
             e.1 += s;
         }
+        agg.watermark.fetch_max(l.latest, Ordering::Relaxed);
+        let mut added = 0;
         for (key, state) in self.local.drain() {
-            agg.pairs.entry(key).or_default().merge(state);
+            added += agg.pairs.entry(key).or_default().merge(state);
         }
+        agg.open.fetch_add(added, Ordering::Relaxed);
+        agg.seal();
     }
 
     /// Drops everything folded since the last commit (a source that is to be read again).
@@ -419,6 +578,7 @@ impl<A: Deref<Target = Aggregator>> Worker<A> {
         let mut ignored = 0u64;
         let mut non_tcp = 0u64;
         let mut outside = 0u64;
+        let mut latest = i64::MIN;
 
         for row in 0..rows {
             if let Some(sc) = status_col
@@ -472,6 +632,7 @@ impl<A: Deref<Target = Aggregator>> Worker<A> {
                 continue;
             }
             matched += 1;
+            latest = latest.max(last.or(first).unwrap_or(i64::MIN));
             let eni_key = eni_col.and_then(|c| key_at(c, row));
             let eni = eni_key.map_or(u32::MAX, |k| self.eni_ids[k]);
             let endpoint_has_enis = !agg.catalogue.endpoints[endpoint as usize]
@@ -531,6 +692,7 @@ impl<A: Deref<Target = Aggregator>> Worker<A> {
         self.counts.ignored += ignored;
         self.counts.non_tcp += non_tcp;
         self.counts.outside += outside;
+        self.counts.latest = self.counts.latest.max(latest);
         Ok(())
     }
 }

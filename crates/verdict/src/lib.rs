@@ -21,10 +21,10 @@ mod state;
 use std::net::IpAddr;
 
 pub use catalogue::{Catalogue, CatalogueError, Endpoint};
-pub use engine::{Aggregator, MissingFields, Worker};
-pub use outcome::{Attempt, Counts, Outcome, Verdict, flag, tcp};
+pub use engine::{Aggregator, DEFAULT_OPEN_LIMIT, MissingFields, SEAL_AFTER_SECS, Worker};
+pub use outcome::{Attempt, Counts, Outcome, Timeline, Verdict, flag, tcp};
 pub use report::{Confidence, Explanation, PairVerdict, Report, RunStats, rfc3339};
-pub use state::{PairRecord, State};
+pub use state::{PairRecord, SealedRecord, State};
 
 /// An address as the 16 bytes the decoder stores.
 pub(crate) fn ip16(a: IpAddr) -> [u8; 16] {

@@ -128,6 +128,31 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Every outcome, in [`Outcome::index`] order.
+    pub const ALL: [Outcome; 5] = [
+        Outcome::BlockedEgress,
+        Outcome::BlockedIngress,
+        Outcome::BlockedReturn,
+        Outcome::Connected,
+        Outcome::Unanswered,
+    ];
+
+    /// Its position in [`Outcome::ALL`] (for compact state).
+    pub fn index(self) -> u8 {
+        self as u8
+    }
+
+    /// What `intermittent` tells apart: blocked (0), connected (1), unanswered (2).
+    pub fn class(self) -> u8 {
+        if self.is_blocked() {
+            0
+        } else if self == Outcome::Connected {
+            1
+        } else {
+            2
+        }
+    }
+
     /// Whether the attempt was blocked, wherever.
     pub fn is_blocked(self) -> bool {
         matches!(
@@ -151,6 +176,31 @@ impl Outcome {
 impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// A pair's attempt outcomes in time order, reduced to what a verdict reports: when the outcome
+/// class (blocked, connected, unanswered) last changed, and the latest outcome. Pushed in time
+/// order it is exact, and it takes constant memory however many attempts go through it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Timeline {
+    /// The class of the latest attempt.
+    pub class: Option<u8>,
+    /// The start of the first attempt after the latest change of class.
+    pub since: Option<i64>,
+    /// The latest attempt's outcome.
+    pub latest: Option<Outcome>,
+}
+
+impl Timeline {
+    /// The next attempt: it started at `t`, no earlier than those before.
+    pub fn push(&mut self, t: i64, o: Outcome) {
+        let class = o.class();
+        if self.class.is_some_and(|c| c != class) {
+            self.since = Some(t);
+        }
+        self.class = Some(class);
+        self.latest = Some(o);
     }
 }
 
@@ -230,6 +280,51 @@ impl Counts {
             Outcome::Connected => self.connected += 1,
             Outcome::Unanswered => self.unanswered += 1,
         }
+    }
+
+    /// The counts in a fixed order: attempts, connected, blocked egress, blocked ingress,
+    /// blocked return, unanswered, late rejects.
+    pub fn to_array(&self) -> [u64; 7] {
+        [
+            self.attempts,
+            self.connected,
+            self.blocked_egress,
+            self.blocked_ingress,
+            self.blocked_return,
+            self.unanswered,
+            self.late_rejects,
+        ]
+    }
+
+    /// The inverse of [`Counts::to_array`].
+    pub fn from_array(a: [u64; 7]) -> Counts {
+        let [
+            attempts,
+            connected,
+            blocked_egress,
+            blocked_ingress,
+            blocked_return,
+            unanswered,
+            late_rejects,
+        ] = a;
+        Counts {
+            attempts,
+            connected,
+            blocked_egress,
+            blocked_ingress,
+            blocked_return,
+            unanswered,
+            late_rejects,
+        }
+    }
+
+    /// Adds another pair's counts.
+    pub fn merge(&mut self, o: &Counts) {
+        let (mut a, b) = (self.to_array(), o.to_array());
+        for (x, y) in a.iter_mut().zip(b) {
+            *x += y;
+        }
+        *self = Counts::from_array(a);
     }
 
     /// Blocked attempts, wherever.

@@ -116,6 +116,9 @@ pub struct Report {
     pub stats: RunStats,
     /// Catalogued endpoints no record touched.
     pub silent_endpoints: Vec<String>,
+    /// The verdicts were explained (`--explain`): the explanation columns are present, null
+    /// where there is nothing to explain.
+    pub explained: bool,
 }
 
 /// RFC 3339, UTC, whole seconds.
@@ -155,21 +158,36 @@ impl Aggregator {
             verdicts,
             stats,
             silent_endpoints,
+            explained: false,
         }
     }
 
     fn judge(&self, endpoint: u32, client: [u8; 16], state: &PairState) -> PairVerdict {
         let e = &self.catalogue.endpoints[endpoint as usize];
         let client = addr(client);
-        let mut counts = Counts::default();
-        let mut flags = 0u16;
-        let mut first = i64::MAX;
-        let mut last = i64::MIN;
-        let mut records = 0u64;
+        // Sealed attempts first (they are the older ones), then the open ones in time order.
+        let sealed = state.sealed.as_deref().cloned().unwrap_or_default();
+        let mut counts = sealed.counts;
+        let mut flags = sealed.flags;
+        let mut first = if sealed.records > 0 {
+            sealed.first
+        } else {
+            i64::MAX
+        };
+        let mut last = if sealed.records > 0 {
+            sealed.last
+        } else {
+            i64::MIN
+        };
+        let mut records = sealed.records;
         let mut timeline: Vec<(i64, Outcome)> = Vec::with_capacity(state.attempts.len());
-        let mut request_tcp = 0u8;
-        let mut reply_tcp = 0u8;
-        let mut client_ports = (u16::MAX, 0u16);
+        let mut request_tcp = sealed.request_tcp;
+        let mut reply_tcp = sealed.reply_tcp;
+        let mut client_ports = if sealed.records > 0 {
+            sealed.ports
+        } else {
+            (u16::MAX, 0u16)
+        };
         for (&port, a) in &state.attempts {
             client_ports = (client_ports.0.min(port), client_ports.1.max(port));
             counts.add(a);
@@ -183,7 +201,12 @@ impl Aggregator {
         }
         let verdict = Verdict::from_counts(&counts);
         let (changed_at, latest) = if verdict == Verdict::Intermittent {
-            latest_change(&mut timeline)
+            timeline.sort();
+            let mut t = sealed.timeline;
+            for (at, o) in timeline {
+                t.push(at, o);
+            }
+            (t.since, t.latest)
         } else {
             (None, None)
         };
@@ -330,30 +353,6 @@ impl Aggregator {
     }
 }
 
-/// When the outcome last changed between blocked, connected and unanswered, and what it became.
-fn latest_change(timeline: &mut [(i64, Outcome)]) -> (Option<i64>, Option<Outcome>) {
-    timeline.sort();
-    let class = |o: Outcome| {
-        if o.is_blocked() {
-            0
-        } else if o == Outcome::Connected {
-            1
-        } else {
-            2
-        }
-    };
-    let Some(&(_, last)) = timeline.last() else {
-        return (None, None);
-    };
-    let mut since = None;
-    for w in timeline.windows(2) {
-        if class(w[0].1) != class(w[1].1) {
-            since = Some(w[1].0);
-        }
-    }
-    (since, Some(last))
-}
-
 impl Report {
     /// Whether any attempt was blocked (the exit code is 1 then).
     pub fn any_blocked(&self) -> bool {
@@ -417,7 +416,7 @@ impl Report {
             ("reason", s(&|p| p.reason.clone())),
         ];
         let mut columns = columns;
-        if v.iter().any(|p| p.explanation.is_some()) {
+        if self.explained || v.iter().any(|p| p.explanation.is_some()) {
             let e = |f: &dyn Fn(&Explanation) -> Option<String>| -> ArrayRef {
                 Arc::new(StringArray::from(
                     v.iter()

@@ -6,8 +6,8 @@ use std::sync::atomic::Ordering;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{Aggregator, PairState};
-use crate::outcome::Attempt;
+use crate::engine::{Aggregator, PairState, Sealed};
+use crate::outcome::{Attempt, Counts, Outcome, Timeline};
 
 /// Everything an [`Aggregator`] has committed, by name rather than by internal id.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,6 +36,65 @@ pub struct PairRecord {
     pub attempts: Vec<AttemptRecord>,
     /// ENIs and the record kinds seen there.
     pub enis: Vec<(String, u16)>,
+    /// Attempts sealed to bound memory, summed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed: Option<SealedRecord>,
+}
+
+/// Sealed attempts of a pair, summed (see [`Aggregator::with_open_limit`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedRecord {
+    /// Attempts, connected, blocked egress, blocked ingress, blocked return, unanswered, late
+    /// rejects.
+    pub counts: [u64; 7],
+    /// Flags, request tcp-flags, reply tcp-flags ORed.
+    pub flags: (u16, u8, u8),
+    /// Records.
+    pub records: u64,
+    /// Earliest start and latest end.
+    pub span: (i64, i64),
+    /// Lowest and highest client port.
+    pub ports: (u16, u16),
+    /// The timeline: latest class, when it began, latest outcome (index into `Outcome::ALL`).
+    pub timeline: (Option<u8>, Option<i64>, Option<u8>),
+}
+
+impl SealedRecord {
+    fn from_sealed(s: &Sealed) -> SealedRecord {
+        SealedRecord {
+            counts: s.counts.to_array(),
+            flags: (s.flags, s.request_tcp, s.reply_tcp),
+            records: s.records,
+            span: (s.first, s.last),
+            ports: s.ports,
+            timeline: (
+                s.timeline.class,
+                s.timeline.since,
+                s.timeline.latest.map(Outcome::index),
+            ),
+        }
+    }
+
+    fn to_sealed(&self) -> Sealed {
+        Sealed {
+            counts: Counts::from_array(self.counts),
+            flags: self.flags.0,
+            request_tcp: self.flags.1,
+            reply_tcp: self.flags.2,
+            records: self.records,
+            first: self.span.0,
+            last: self.span.1,
+            ports: self.ports,
+            timeline: Timeline {
+                class: self.timeline.0,
+                since: self.timeline.1,
+                latest: self
+                    .timeline
+                    .2
+                    .and_then(|i| Outcome::ALL.get(usize::from(i)).copied()),
+            },
+        }
+    }
 }
 
 impl Aggregator {
@@ -76,6 +135,7 @@ impl Aggregator {
                     client: crate::engine::addr(client),
                     attempts,
                     enis,
+                    sealed: state.sealed.as_deref().map(SealedRecord::from_sealed),
                 }
             })
             .collect();
@@ -136,10 +196,13 @@ impl Aggregator {
             for (name, bits) in &p.enis {
                 incoming.enis.push((self.eni_id_of(name), *bits));
             }
-            self.pairs
+            incoming.sealed = p.sealed.as_ref().map(|s| Box::new(s.to_sealed()));
+            let added = self
+                .pairs
                 .entry((endpoint as u32, crate::ip16(p.client)))
                 .or_default()
                 .merge_state(incoming);
+            self.note_restored(added);
         }
         for (name, nodata, skipdata) in &state.eni_status {
             let mut e = self.eni_status.entry(self.eni_id_of(name)).or_default();

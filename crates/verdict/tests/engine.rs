@@ -456,3 +456,92 @@ fn a_snapshot_restored_into_a_fresh_aggregator_gives_the_same_verdicts() {
     w.commit();
     assert_ne!(three.snapshot(), vpcflow_verdict::State::default());
 }
+
+/// 5 h 20 min of attempts in time order from 40 clients to `db`: blocked for the first two
+/// hours, then connected; 4,800 attempts in all.
+fn long_ordered_lines() -> Vec<String> {
+    let t0 = 1_795_165_200i64;
+    let mut lines = Vec::new();
+    for k in 0..4800i64 {
+        let t = t0 + k * 4; // one attempt every 4 s: 320 s per 80 attempts
+        let client = format!("10.0.1.{}", 10 + k % 40);
+        let sport = 32768 + (k % 20000) as u16;
+        let blocked = t < t0 + 2 * 3600;
+        if blocked {
+            lines.push(v2(
+                "eni-db",
+                &client,
+                "10.0.3.213",
+                sport,
+                3306,
+                t,
+                "REJECT",
+            ));
+        } else {
+            lines.push(v2(
+                "eni-db",
+                &client,
+                "10.0.3.213",
+                sport,
+                3306,
+                t,
+                "ACCEPT",
+            ));
+            lines.push(v2(
+                "eni-db",
+                "10.0.3.213",
+                &client,
+                3306,
+                sport,
+                t,
+                "ACCEPT",
+            ));
+        }
+    }
+    lines
+}
+
+#[test]
+fn sealing_old_attempts_bounds_memory_and_keeps_the_verdicts() {
+    let text = long_ordered_lines().concat();
+    let batches: Vec<_> = Reader::new(
+        text.as_bytes(),
+        Decoder::new(DecoderOptions {
+            batch_size: 100,
+            ..DecoderOptions::default()
+        }),
+        "t",
+    )
+    .collect::<Result<_, _>>()
+    .unwrap();
+    let catalogue = || Catalogue::from_toml(CATALOGUE, "test").unwrap();
+    let unbounded = Aggregator::new(catalogue(), None, None);
+    let bounded = Aggregator::new(catalogue(), None, None).with_open_limit(300);
+    let mut peak = 0;
+    for b in &batches {
+        unbounded.worker().add_batch(b).unwrap();
+        bounded.worker().add_batch(b).unwrap();
+        peak = peak.max(bounded.open_attempts());
+    }
+    assert_eq!(unbounded.open_attempts(), 4800);
+    // Sealing keeps the last 15 minutes of attempts (225); between sweeps at most twice that
+    // plus a batch accumulates: never the whole run.
+    assert!(peak <= 2 * 225 + 100, "peak {peak}");
+    assert!(bounded.open_attempts() < 600, "{}", bounded.open_attempts());
+    let (a, b) = (unbounded.report(), bounded.report());
+    assert_eq!(a.verdicts, b.verdicts);
+    let v = &b.verdicts[0];
+    assert_eq!(v.verdict, Verdict::Intermittent);
+    assert_eq!(v.latest, Some(Outcome::Connected), "{v:?}");
+    assert_eq!(v.changed_at, Some(1_795_165_200 + 2 * 3600), "{v:?}");
+
+    // A checkpoint of the bounded run restores to the same verdicts.
+    let json = serde_json::to_string(&bounded.snapshot()).unwrap();
+    assert!(json.contains("\"sealed\""));
+    let restored = Aggregator::new(catalogue(), None, None);
+    restored
+        .restore(&serde_json::from_str(&json).unwrap())
+        .unwrap();
+    assert_eq!(restored.report().verdicts, b.verdicts);
+    assert_eq!(restored.open_attempts(), bounded.open_attempts());
+}
