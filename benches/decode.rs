@@ -99,5 +99,37 @@ fn bench_integers(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_decode, bench_integers);
+/// The same sample split at line boundaries into one part per thread, each decoded by its own
+/// decoder on its own thread, as `--threads` does with one large file.
+fn bench_parallel(c: &mut Criterion) {
+    let input = sample(LogFormat::default_v2());
+    let format = LogFormat::default_v2();
+    let mut group = c.benchmark_group("decode-parallel");
+    group.throughput(Throughput::Bytes(input.len() as u64));
+    for threads in [1usize, 2] {
+        let mut bounds = vec![0];
+        for k in 1..threads {
+            let at = input.len() * k / threads;
+            let nl = input[at..].iter().position(|&b| b == b'\n').unwrap();
+            bounds.push(at + nl + 1);
+        }
+        bounds.push(input.len());
+        let parts: Vec<&[u8]> = bounds.windows(2).map(|w| &input[w[0]..w[1]]).collect();
+        group.bench_function(BenchmarkId::new("v2", threads), |b| {
+            b.iter(|| {
+                let rows: u64 = std::thread::scope(|s| {
+                    let handles: Vec<_> = parts
+                        .iter()
+                        .map(|p| s.spawn(|| decode_all(p, &format)))
+                        .collect();
+                    handles.into_iter().map(|h| h.join().unwrap()).sum()
+                });
+                assert_eq!(rows, RECORDS);
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_decode, bench_parallel, bench_integers);
 criterion_main!(benches);

@@ -13,10 +13,11 @@
 
 mod open;
 mod parquet_in;
+mod pipe;
 mod run;
 mod split;
 
-pub use open::{Compression, Input, Opened, open, open_reader};
+pub use open::{Compression, Input, Opened, open, open_pipelined, open_reader};
 pub use run::{
     RunError, RunOptions, SourceReport, SourceSink, decode_source, for_each_batch, for_each_source,
 };

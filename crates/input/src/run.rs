@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use arrow_array::RecordBatch;
 use vpcflow_core::{Decoder, DecoderOptions, ErrorKind, MalformedLine, Reader};
 
-use crate::open::{Compression, Input, Opened, open};
+use crate::open::{Compression, Input, Opened, open, open_pipelined};
 use crate::parquet_in;
 use crate::split::{self, Part};
 
@@ -225,13 +225,15 @@ pub fn for_each_batch(
             None => work.push((i, None)),
         }
     }
+    // Cores left over when there are fewer inputs than threads inflate gzip ahead of decoding.
+    let pipelined = opts.threads > work.len();
     let reports = run_work(work.len(), opts, &|k, decoder| {
         let (i, part) = &work[k];
         let input = &inputs[*i];
         let name = input.name();
         let mut forward = |b| on_batch(b);
         match part {
-            None => match open(input) {
+            None => match open_pipelined(input, pipelined) {
                 Ok(opened) => decode_source(opened, &name, decoder, &mut forward),
                 Err(e) => Ok(cannot_open(&name, &e)),
             },
