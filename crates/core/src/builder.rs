@@ -352,6 +352,25 @@ impl<T: Copy + Default> Fixed<T> {
         self.nulls.push(row);
     }
 
+    /// Appends an unsigned integer token (or `-`, null), converted by `to`.
+    #[inline(always)]
+    pub(crate) fn append_uint(
+        &mut self,
+        row: usize,
+        line: &[u8],
+        pos: &mut usize,
+        max: u64,
+        to: impl Fn(u64) -> T,
+    ) -> Result<(), BadValue> {
+        if is_null(line, *pos) {
+            *pos += 1;
+            self.null(row);
+        } else {
+            self.set(row, to(scan_uint(line, pos, max)?));
+        }
+        Ok(())
+    }
+
     fn finish(&mut self, rows: usize, capacity: usize) -> (ScalarBuffer<T>, Option<NullBuffer>)
     where
         T: arrow_buffer::ArrowNativeType,
@@ -360,6 +379,57 @@ impl<T: Copy + Default> Fixed<T> {
         values.truncate(rows);
         (ScalarBuffer::from(values), self.nulls.finish(rows))
     }
+}
+
+impl Fixed<[u8; 16]> {
+    /// Appends an address token (or `-`, null).
+    #[inline(always)]
+    pub(crate) fn append_ip(
+        &mut self,
+        row: usize,
+        line: &[u8],
+        pos: &mut usize,
+    ) -> Result<(), BadValue> {
+        if is_null(line, *pos) {
+            *pos += 1;
+            self.null(row);
+        } else {
+            self.set(row, scan_ip(line, pos)?);
+        }
+        Ok(())
+    }
+}
+
+impl Fixed<i32> {
+    /// Appends a token interned in `interner` (or `-`, null).
+    #[inline(always)]
+    pub(crate) fn append_dict(
+        &mut self,
+        interner: &mut Interner,
+        row: usize,
+        line: &[u8],
+        pos: &mut usize,
+    ) -> Result<(), BadValue> {
+        if is_null(line, *pos) {
+            *pos += 1;
+            self.null(row);
+            return Ok(());
+        }
+        let start = *pos;
+        let token = if skip_token(line, pos) {
+            &line[start..*pos]
+        } else {
+            checked_utf8(&line[start..*pos])?
+        };
+        self.set(row, interner.intern(token));
+        Ok(())
+    }
+}
+
+/// Whether the token at `pos` is `-` (null).
+#[inline(always)]
+fn is_null(line: &[u8], pos: usize) -> bool {
+    line[pos] == b'-' && (pos + 1 == line.len() || line[pos + 1] == b' ')
 }
 
 /// The storage of one column while a batch is built.
@@ -407,30 +477,24 @@ impl ColumnBuilder {
         line: &[u8],
         pos: &mut usize,
     ) -> Result<(), BadValue> {
-        let is_null = line[*pos] == b'-' && (*pos + 1 == line.len() || line[*pos + 1] == b' ');
-        if is_null {
-            *pos += 1;
-            self.append_null(row);
-            return Ok(());
-        }
         match self {
-            ColumnBuilder::UInt8(c) => c.set(row, scan_uint(line, pos, u8::MAX as u64)? as u8),
-            ColumnBuilder::UInt16(c) => c.set(row, scan_uint(line, pos, u16::MAX as u64)? as u16),
-            ColumnBuilder::UInt64(c) => c.set(row, scan_uint(line, pos, u64::MAX)?),
+            ColumnBuilder::UInt8(c) => c.append_uint(row, line, pos, u8::MAX as u64, |v| v as u8),
+            ColumnBuilder::UInt16(c) => {
+                c.append_uint(row, line, pos, u16::MAX as u64, |v| v as u16)
+            }
+            ColumnBuilder::UInt64(c) => c.append_uint(row, line, pos, u64::MAX, |v| v),
             ColumnBuilder::Timestamp(c) => {
-                c.set(row, scan_uint(line, pos, i64::MAX as u64)? as i64)
+                c.append_uint(row, line, pos, i64::MAX as u64, |v| v as i64)
             }
-            ColumnBuilder::Ip(c) => c.set(row, scan_ip(line, pos)?),
-            ColumnBuilder::Dict(keys, interner) => {
-                let start = *pos;
-                let token = if skip_token(line, pos) {
-                    &line[start..*pos]
-                } else {
-                    checked_utf8(&line[start..*pos])?
-                };
-                keys.set(row, interner.intern(token));
-            }
-            ColumnBuilder::Text(offsets, data, _) => {
+            ColumnBuilder::Ip(c) => c.append_ip(row, line, pos),
+            ColumnBuilder::Dict(keys, interner) => keys.append_dict(interner, row, line, pos),
+            ColumnBuilder::Text(offsets, data, nulls) => {
+                if is_null(line, *pos) {
+                    *pos += 1;
+                    offsets.push(data.len() as i32);
+                    nulls.push(row);
+                    return Ok(());
+                }
                 let start = *pos;
                 let token = if skip_token(line, pos) {
                     &line[start..*pos]
@@ -439,22 +503,7 @@ impl ColumnBuilder {
                 };
                 data.extend_from_slice(token);
                 offsets.push(data.len() as i32);
-            }
-        }
-        Ok(())
-    }
-
-    fn append_null(&mut self, row: usize) {
-        match self {
-            ColumnBuilder::UInt8(c) => c.null(row),
-            ColumnBuilder::UInt16(c) => c.null(row),
-            ColumnBuilder::UInt64(c) => c.null(row),
-            ColumnBuilder::Timestamp(c) => c.null(row),
-            ColumnBuilder::Ip(c) => c.null(row),
-            ColumnBuilder::Dict(keys, _) => keys.null(row),
-            ColumnBuilder::Text(offsets, data, nulls) => {
-                offsets.push(data.len() as i32);
-                nulls.push(row);
+                Ok(())
             }
         }
     }
@@ -620,4 +669,35 @@ mod tests {
         assert_eq!(i.intern(b"eni-b"), 0);
         assert_eq!(i.finish().len(), 1);
     }
+}
+
+/// Where a record stopped: at field `.0`, for want of a token (`None`) or on a bad value.
+pub(crate) type Stop = (usize, Option<BadValue>);
+
+/// Moves `pos` past spaces; false at the end of the line.
+#[inline(always)]
+fn next_token(line: &[u8], pos: &mut usize) -> bool {
+    while *pos < line.len() && line[*pos] == b' ' {
+        *pos += 1;
+    }
+    *pos < line.len()
+}
+
+/// Parses one record's fields into `columns` (row `row`); returns the position after the last.
+#[inline(always)]
+pub(crate) fn record_fields(
+    columns: &mut [ColumnBuilder],
+    row: usize,
+    line: &[u8],
+) -> Result<usize, Stop> {
+    let mut pos = 0;
+    for (i, column) in columns.iter_mut().enumerate() {
+        if !next_token(line, &mut pos) {
+            return Err((i, None));
+        }
+        column
+            .parse_append(row, line, &mut pos)
+            .map_err(|bad| (i, Some(bad)))?;
+    }
+    Ok(pos)
 }

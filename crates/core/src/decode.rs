@@ -14,7 +14,7 @@ use std::sync::Arc;
 use arrow_array::RecordBatch;
 use memchr::memchr;
 
-use crate::builder::{BadValue, ColumnBuilder};
+use crate::builder::{BadValue, ColumnBuilder, record_fields};
 use crate::error::{Error, ErrorKind, Malformed, MalformedLine, Position, Result};
 use crate::field::Kind;
 use crate::format::LogFormat;
@@ -400,16 +400,13 @@ impl Decoder {
     #[inline]
     fn record(&mut self, line: &[u8]) -> Result<()> {
         let n = line.len();
-        let mut pos = 0;
         let expected = self.columns.len();
-        for i in 0..expected {
-            while pos < n && line[pos] == b' ' {
-                pos += 1;
-            }
-            if pos == n {
+        let mut pos = match record_fields(&mut self.columns, self.rows, line) {
+            Ok(pos) => pos,
+            Err((i, None)) => {
                 return self.reject_record(i, line, Malformed::FieldCount { expected, found: i });
             }
-            if let Err(bad) = self.columns[i].parse_append(self.rows, line, &mut pos) {
+            Err((i, Some(bad))) => {
                 let field = self.field_name(i);
                 let reason = match bad {
                     BadValue::Invalid if self.kinds[i] == Kind::Ip => {
@@ -421,7 +418,7 @@ impl Decoder {
                 };
                 return self.reject_record(i, line, reason);
             }
-        }
+        };
         while pos < n && line[pos] == b' ' {
             pos += 1;
         }
