@@ -41,3 +41,11 @@ demo:
 # Time vpcflow against wc -l, gzip -dc and DuckDB (benches/compare.sh; RECORDS defaults to 5M).
 compare records="5000000":
     benches/compare.sh {{records}}
+
+# Peak memory of parse and verdict on one large generated file (benches/memory.sh; ~6 GB).
+memory records="55000000" span="86400":
+    benches/memory.sh {{records}} {{span}}
+
+# The README's explain example: which security group blocks, offline from the bundled snapshot.
+explain:
+    cargo run --release -q -- verdict --endpoints testdata/rds-sg-patterns/endpoints.toml --config-snapshot testdata/rds-sg-patterns/config testdata/rds-sg-patterns/cloudwatch/

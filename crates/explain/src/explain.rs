@@ -110,7 +110,7 @@ impl<'a> Explainer<'a> {
             return None;
         }
         let client_ip = v.client.to_canonical();
-        let Some(eni) = self.endpoint_eni(endpoint, client_ip) else {
+        let Some(eni) = self.endpoint_eni(endpoint, &v.endpoint_enis, client_ip) else {
             if v.verdict == Verdict::Allowed {
                 return None;
             }
@@ -245,12 +245,24 @@ impl<'a> Explainer<'a> {
         }
     }
 
-    /// The endpoint's ENI: a catalogued interface id, else the ENI holding its address.
-    fn endpoint_eni(&self, endpoint: &Endpoint, client: IpAddr) -> Option<&'a NetworkInterface> {
-        endpoint
-            .interface_ids
+    /// The endpoint's ENI: the first that logged the pair's records (a REJECT first) and is
+    /// in the configuration, else a catalogued interface id, else the ENI holding its address.
+    fn endpoint_eni(
+        &self,
+        endpoint: &Endpoint,
+        logged: &[String],
+        client: IpAddr,
+    ) -> Option<&'a NetworkInterface> {
+        logged
             .iter()
+            .filter(|id| endpoint.interface_ids.is_empty() || endpoint.interface_ids.contains(id))
             .find_map(|id| self.index.eni(id))
+            .or_else(|| {
+                endpoint
+                    .interface_ids
+                    .iter()
+                    .find_map(|id| self.index.eni(id))
+            })
             .or_else(|| {
                 let mut addrs = endpoint.addresses.clone();
                 // The address of the client's family first.
@@ -781,6 +793,7 @@ mod tests {
             confidence: Confidence::High,
             reason: String::new(),
             client_ports: (51234, 51240),
+            endpoint_enis: vec![],
             explanation: None,
         }
     }
@@ -1097,6 +1110,41 @@ mod tests {
         );
         let outside = explain(&config, "10.0.9.9", counts(|c| c.blocked_ingress = 1)).unwrap();
         assert_eq!(outside.blocked_by.as_deref(), Some("nacl:acl-open"));
+    }
+
+    #[test]
+    fn a_multi_az_endpoint_is_checked_on_the_eni_that_logged() {
+        // The standby's ENI sits in a subnet whose ACL denies MySQL; after a failover the
+        // REJECTs are logged there.
+        let mut config = base();
+        let mut standby = eni("eni-d2", "subnet-e", "10.0.5.5", &["sg-db"]);
+        standby.vpc_id = Some("vpc-1".into());
+        config.network_interfaces.push(standby);
+        config.subnets.push(Subnet {
+            subnet_id: "subnet-e".into(),
+            vpc_id: Some("vpc-1".into()),
+            cidr_block: Some("10.0.5.0/24".into()),
+            ..Subnet::default()
+        });
+        let mut closed = open_acl("acl-closed", &["subnet-e"], false);
+        closed.entries.retain(|e| e.rule_number == 32767);
+        config.network_acls.push(closed);
+        let mut e = endpoint();
+        e.interface_ids.push("eni-d2".into());
+        let mut p = pair("10.0.1.10", counts(|c| c.blocked_ingress = 1));
+        assert_eq!(
+            Explainer::new(&config).explain(&e, &p).unwrap().blocked_by,
+            None,
+            "the primary admits it"
+        );
+        p.endpoint_enis = vec!["eni-d2".into()];
+        let x = Explainer::new(&config).explain(&e, &p).unwrap();
+        assert_eq!(
+            x.blocked_by.as_deref(),
+            Some("nacl:acl-closed"),
+            "{}",
+            x.detail
+        );
     }
 
     #[test]

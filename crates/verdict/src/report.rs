@@ -64,6 +64,9 @@ pub struct PairVerdict {
     /// The lowest and highest client port of the pair's attempts (the client's ephemeral
     /// ports, which replies go to).
     pub client_ports: (u16, u16),
+    /// The ENIs on the endpoint's side that logged this pair's records, REJECTs first (a
+    /// Multi-AZ instance has two; after a failover, the one that logged matters).
+    pub endpoint_enis: Vec<String>,
     /// What the network configuration says about the pair (`verdict --explain`).
     pub explanation: Option<Explanation>,
 }
@@ -348,6 +351,18 @@ impl Aggregator {
             confidence,
             reason,
             client_ports: (client_ports.0.min(client_ports.1), client_ports.1),
+            endpoint_enis: {
+                const ENDPOINT: u16 = flag::REQ_ACCEPT_ENDPOINT
+                    | flag::REP_ACCEPT_ENDPOINT
+                    | flag::REP_REJECT_ENDPOINT;
+                let mut v: Vec<String> = enis_with(flag::REQ_REJECT_ENDPOINT)
+                    .iter()
+                    .chain(&enis_with(ENDPOINT))
+                    .map(|e| e.to_string())
+                    .collect();
+                v.dedup();
+                v
+            },
             explanation: None,
         }
     }
