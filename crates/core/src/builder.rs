@@ -582,6 +582,37 @@ impl ColumnBuilder {
     }
 }
 
+/// Where a record stopped: at field `.0`, for want of a token (`None`) or on a bad value.
+pub(crate) type Stop = (usize, Option<BadValue>);
+
+/// Moves `pos` past spaces; false at the end of the line.
+#[inline(always)]
+fn next_token(line: &[u8], pos: &mut usize) -> bool {
+    while *pos < line.len() && line[*pos] == b' ' {
+        *pos += 1;
+    }
+    *pos < line.len()
+}
+
+/// Parses one record's fields into `columns` (row `row`); returns the position after the last.
+#[inline(always)]
+pub(crate) fn record_fields(
+    columns: &mut [ColumnBuilder],
+    row: usize,
+    line: &[u8],
+) -> Result<usize, Stop> {
+    let mut pos = 0;
+    for (i, column) in columns.iter_mut().enumerate() {
+        if !next_token(line, &mut pos) {
+            return Err((i, None));
+        }
+        column
+            .parse_append(row, line, &mut pos)
+            .map_err(|bad| (i, Some(bad)))?;
+    }
+    Ok(pos)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -669,35 +700,4 @@ mod tests {
         assert_eq!(i.intern(b"eni-b"), 0);
         assert_eq!(i.finish().len(), 1);
     }
-}
-
-/// Where a record stopped: at field `.0`, for want of a token (`None`) or on a bad value.
-pub(crate) type Stop = (usize, Option<BadValue>);
-
-/// Moves `pos` past spaces; false at the end of the line.
-#[inline(always)]
-fn next_token(line: &[u8], pos: &mut usize) -> bool {
-    while *pos < line.len() && line[*pos] == b' ' {
-        *pos += 1;
-    }
-    *pos < line.len()
-}
-
-/// Parses one record's fields into `columns` (row `row`); returns the position after the last.
-#[inline(always)]
-pub(crate) fn record_fields(
-    columns: &mut [ColumnBuilder],
-    row: usize,
-    line: &[u8],
-) -> Result<usize, Stop> {
-    let mut pos = 0;
-    for (i, column) in columns.iter_mut().enumerate() {
-        if !next_token(line, &mut pos) {
-            return Err((i, None));
-        }
-        column
-            .parse_append(row, line, &mut pos)
-            .map_err(|bad| (i, Some(bad)))?;
-    }
-    Ok(pos)
 }
