@@ -192,13 +192,23 @@ impl<'a> Explainer<'a> {
             }
             (true, None) => {
                 let at = rfc3339(v.last_seen);
-                let (detail, contradiction) = if v.verdict == Verdict::Intermittent {
+                let latest_blocked = v.latest.is_some_and(|o| o.is_blocked());
+                let (detail, contradiction) = if v.verdict == Verdict::Intermittent
+                    && !latest_blocked
+                {
                     (
                         format!(
                             "the configuration admits {flow} now; the {} blocked attempts came before a change to the rules{no_client_eni}",
                             v.counts.blocked()
                         ),
                         false,
+                    )
+                } else if v.verdict == Verdict::Intermittent {
+                    (
+                        format!(
+                            "the configuration admits {flow} now, yet the latest attempts (until {at}) were blocked: the rules changed after them, or something outside this configuration blocks it at times{no_client_eni}"
+                        ),
+                        true,
                     )
                 } else {
                     (
@@ -898,6 +908,31 @@ mod tests {
             e.detail
         );
         assert!(e.detail.contains("the ENI logged is not eni-d"));
+    }
+
+    #[test]
+    fn intermittent_pairs_read_the_latest_outcome() {
+        let c = counts(|c| {
+            c.blocked_ingress = 2;
+            c.connected = 3;
+        });
+        let mut p = pair("10.0.1.10", c);
+        p.latest = Some(Outcome::Connected);
+        let fixed = Explainer::new(&base()).explain(&endpoint(), &p).unwrap();
+        assert!(!fixed.contradiction);
+        assert!(
+            fixed.detail.contains("came before a change to the rules"),
+            "{}",
+            fixed.detail
+        );
+        p.latest = Some(Outcome::BlockedIngress);
+        let now_blocked = Explainer::new(&base()).explain(&endpoint(), &p).unwrap();
+        assert!(now_blocked.contradiction, "{}", now_blocked.detail);
+        assert!(
+            now_blocked.detail.contains("the latest attempts"),
+            "{}",
+            now_blocked.detail
+        );
     }
 
     #[test]
