@@ -669,3 +669,30 @@ fn explain_with_no_ec2_to_ask_fails_before_reading_logs() {
     assert!(err.contains("DescribeSecurityGroups failed"), "{err}");
     assert!(err.contains("--config-snapshot"), "{err}");
 }
+
+#[test]
+fn verdict_and_tail_need_a_catalogue_or_discovery_but_not_both() {
+    for cmd in ["verdict", "tail"] {
+        let out = vpcflow(&[cmd, "--log-group", "g"]);
+        assert_eq!(out.status.code(), Some(2), "{cmd}");
+        assert!(
+            stderr(&out).contains("--endpoints <FILE>"),
+            "{cmd}: {}",
+            stderr(&out)
+        );
+        let both = vpcflow(&[
+            cmd,
+            "--log-group",
+            "g",
+            "--endpoints",
+            "x.toml",
+            "--discover",
+        ]);
+        assert_eq!(both.status.code(), Some(2), "{cmd}");
+        assert!(
+            stderr(&both).contains("cannot be used with"),
+            "{cmd}: {}",
+            stderr(&both)
+        );
+    }
+}

@@ -60,6 +60,7 @@ Examples:
   vpcflow tail --log-group soa-05-001-FlowLogGroup --endpoints endpoints.toml
   vpcflow tail --log-group soa-05-001-FlowLogGroup --endpoints endpoints.toml --output json --duration 10m
   vpcflow tail --log-group flows --endpoints endpoints.toml --checkpoint tail.ckpt   # resumable
+  vpcflow tail --log-group soa-05-001-FlowLogGroup --discover --region ap-northeast-1
 
 It reads the last --lookback of events first, then follows new ones: with StartLiveTail where the
 server supports it, else by polling FilterLogEvents with overlapping windows (events arrive late),
@@ -382,8 +383,12 @@ pub struct TailArgs {
     pub log_group: String,
 
     /// The endpoint catalogue (TOML).
-    #[arg(long, value_name = "FILE")]
-    pub endpoints: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "discover")]
+    pub endpoints: Option<PathBuf>,
+
+    /// Build the catalogue from RDS and EC2 instead of --endpoints (as `endpoints discover`).
+    #[arg(long, conflicts_with = "endpoints")]
+    pub discover: bool,
 
     /// What to write.
     #[arg(short, long, value_enum, default_value_t = TailOutput::Table)]

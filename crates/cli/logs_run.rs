@@ -176,7 +176,10 @@ struct TailState {
 
 /// `vpcflow tail`.
 pub fn tail(args: TailArgs) -> Result<u8> {
-    let catalogue = Catalogue::from_file(&args.endpoints)?;
+    let catalogue = match &args.endpoints {
+        Some(path) => Catalogue::from_file(path)?,
+        None => crate::endpoints_cmd::discover(&args.aws.connect, 100)?,
+    };
     let lookback =
         Duration::from_secs((time::parse_time(&args.lookback, 0)?.unsigned_abs()).max(1));
     let duration = args
