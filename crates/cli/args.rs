@@ -119,7 +119,8 @@ Examples:
 It reads RDS DescribeDBInstances and DescribeDBClusters and EC2 DescribeNetworkInterfaces (the
 ENIs RDS creates have the description RDSNetworkInterface). An ENI is an instance's when its
 endpoint name resolves to the ENI's address, or when only that instance's security groups and
-DB subnet group fit it (a Multi-AZ standby is found this way).
+DB subnet group fit it (a Multi-AZ standby is found this way), or when, of the instances that
+fit, only it is in the ENI's availability zone (Aurora cluster members).
 Instances it cannot place are listed on stderr and left out.
 Permissions: rds:DescribeDBInstances, rds:DescribeDBClusters, ec2:DescribeNetworkInterfaces.")]
     Discover(DiscoverArgs),

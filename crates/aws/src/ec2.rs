@@ -219,6 +219,7 @@ pub(crate) fn network_interface(n: &ec2::NetworkInterface) -> NetworkInterface {
         vpc_id: n.vpc_id().map(str::to_owned),
         description: n.description().map(str::to_owned),
         requester_managed: n.requester_managed().unwrap_or(false),
+        availability_zone: n.availability_zone().map(str::to_owned),
         groups: n
             .groups()
             .iter()

@@ -6,8 +6,8 @@
 //! an address an RDS ENI holds (a private instance's name resolves to its private address from
 //! anywhere), that ENI is its. Otherwise an ENI belongs to the one instance whose VPC security
 //! groups it carries, exactly, in a subnet of its DB subnet group (a Multi-AZ standby is found
-//! this way too). ENIs several instances could own, with no address to settle it, are not
-//! guessed at: the instance is left out with a warning. A public address (a publicly
+//! this way too), or, of several that fit (an Aurora cluster's members), to the only one in the
+//! ENI's availability zone. ENIs several instances could still own are not guessed at: the instance is left out with a warning. A public address (a publicly
 //! accessible instance resolved from outside) is never used: flow logs record private ones.
 
 use std::collections::{BTreeSet, HashMap};
@@ -39,6 +39,8 @@ pub struct DbInstance {
     pub subnets: Vec<String>,
     /// The Aurora cluster it belongs to.
     pub cluster: Option<String>,
+    /// Its availability zone (settles which of several fitting ENIs is its).
+    pub availability_zone: Option<String>,
 }
 
 /// What discovery found.
@@ -87,6 +89,7 @@ pub async fn discover(config: &SdkConfig, page_size: i32) -> Result<Discovery, S
                     })
                     .unwrap_or_default(),
                 cluster: i.db_cluster_identifier().map(str::to_owned),
+                availability_zone: i.availability_zone().map(str::to_owned),
             });
         }
     }
@@ -216,13 +219,37 @@ pub fn match_instances(
             }
         }
     }
-    // The other ENIs go to the one instance whose signature they fit; several: not guessed.
-    let mut owners: HashMap<&str, usize> = HashMap::new();
-    for i in instances {
+    // The other ENIs go to the one instance whose signature they fit; when several fit (an
+    // Aurora cluster's members share groups and subnets), to the one in the ENI's availability
+    // zone if only one is; otherwise they are not guessed.
+    let mut fits: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (n, i) in instances.iter().enumerate() {
         for e in candidates(i) {
             if !claimed.contains_key(e.network_interface_id.as_str()) {
-                *owners.entry(e.network_interface_id.as_str()).or_default() += 1;
+                fits.entry(e.network_interface_id.as_str())
+                    .or_default()
+                    .push(n);
             }
+        }
+    }
+    let mut owner: HashMap<&str, usize> = HashMap::new();
+    for e in &rds_enis {
+        let Some(fit) = fits.get(eni_id(e)) else {
+            continue;
+        };
+        let same_az: Vec<usize> = fit
+            .iter()
+            .copied()
+            .filter(|&n| {
+                e.availability_zone.is_some()
+                    && instances[n].availability_zone == e.availability_zone
+            })
+            .collect();
+        match (fit.as_slice(), same_az.as_slice()) {
+            ([only], _) | (_, [only]) => {
+                owner.insert(eni_id(e), *only);
+            }
+            _ => {}
         }
     }
     let mut out = Discovery::default();
@@ -246,10 +273,10 @@ pub fn match_instances(
             if claimed.contains_key(eni_id(&e)) {
                 continue;
             }
-            if owners.get(eni_id(&e)).copied().unwrap_or(0) > 1 {
-                ambiguous += 1;
-            } else {
-                mine.push(e);
+            match owner.get(eni_id(&e)) {
+                Some(&o) if o == n => mine.push(e),
+                Some(_) => {}
+                None => ambiguous += 1,
             }
         }
         let mut addresses: Vec<IpAddr> = Vec::new();
@@ -338,6 +365,7 @@ mod tests {
             security_groups: groups.iter().map(|g| (*g).into()).collect(),
             subnets: subnets.iter().map(|s| (*s).into()).collect(),
             cluster: None,
+            availability_zone: None,
         }
     }
 
@@ -496,6 +524,50 @@ mod tests {
             "standby: only `multi` fits subnet-b"
         );
         assert_eq!(e[1].interface_ids, vec!["eni-o".to_owned()]);
+    }
+
+    #[test]
+    fn aurora_members_sharing_groups_are_told_apart_by_zone() {
+        let mut a = eni(
+            "eni-a",
+            "subnet-a",
+            &["sg-1"],
+            "10.0.3.1",
+            RDS_ENI_DESCRIPTION,
+        );
+        a.availability_zone = Some("ap-northeast-1a".into());
+        let mut c = eni(
+            "eni-c",
+            "subnet-c",
+            &["sg-1"],
+            "10.0.5.1",
+            RDS_ENI_DESCRIPTION,
+        );
+        c.availability_zone = Some("ap-northeast-1c".into());
+        let mut writer = instance("aurora-1", &["sg-1"], &["subnet-a", "subnet-c"]);
+        writer.availability_zone = Some("ap-northeast-1a".into());
+        let mut reader = instance("aurora-2", &["sg-1"], &["subnet-a", "subnet-c"]);
+        reader.availability_zone = Some("ap-northeast-1c".into());
+        let found = match_instances(
+            &[writer.clone(), reader],
+            &[a.clone(), c.clone()],
+            &HashMap::new(),
+        );
+        assert!(found.warnings.is_empty(), "{:?}", found.warnings);
+        assert_eq!(
+            found.catalogue.endpoints[0].interface_ids,
+            vec!["eni-a".to_owned()]
+        );
+        assert_eq!(
+            found.catalogue.endpoints[1].interface_ids,
+            vec!["eni-c".to_owned()]
+        );
+        // Two members in one zone: not guessed.
+        let mut twin = writer.clone();
+        twin.id = "aurora-3".into();
+        let found = match_instances(&[writer, twin], &[a], &HashMap::new());
+        assert!(found.catalogue.endpoints.is_empty());
+        assert_eq!(found.warnings.len(), 2);
     }
 
     #[test]

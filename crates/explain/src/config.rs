@@ -193,6 +193,9 @@ pub struct NetworkInterface {
     /// Whether an AWS service manages it (RDS ENIs are).
     #[serde(default)]
     pub requester_managed: bool,
+    /// Its availability zone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub availability_zone: Option<String>,
     /// The security groups it carries.
     #[serde(default)]
     pub groups: Vec<GroupIdentifier>,
