@@ -207,21 +207,16 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     if n != b.len() {
         return false;
     }
-    let word = |s: &[u8], at: usize| -> u64 {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&s[at..at + 8]);
-        u64::from_le_bytes(w)
-    };
     if n >= 8 {
         // Whole words, then the last (overlapping) word.
         let mut i = 0;
         while i + 8 <= n {
-            if word(a, i) != word(b, i) {
+            if word_at(a, i) != word_at(b, i) {
                 return false;
             }
             i += 8;
         }
-        word(a, n - 8) == word(b, n - 8)
+        word_at(a, n - 8) == word_at(b, n - 8)
     } else {
         a.iter().zip(b).all(|(x, y)| x == y)
     }
@@ -415,13 +410,7 @@ impl Fixed<i32> {
             self.null(row);
             return Ok(());
         }
-        let start = *pos;
-        let token = if skip_token(line, pos) {
-            &line[start..*pos]
-        } else {
-            checked_utf8(&line[start..*pos])?
-        };
-        self.set(row, interner.intern(token));
+        self.set(row, interner.intern(text_token(line, pos)?));
         Ok(())
     }
 }
@@ -442,6 +431,18 @@ pub(crate) enum ColumnBuilder {
     Ip(Fixed<[u8; 16]>),
     Dict(Fixed<i32>, Box<Interner>),
     Text(Vec<i32>, Vec<u8>, Nulls),
+}
+
+/// The text token at `pos`, moving `pos` past it; it must be UTF-8 (checked only when it is
+/// not ASCII, which the scan notices on the way).
+#[inline(always)]
+fn text_token<'l>(line: &'l [u8], pos: &mut usize) -> Result<&'l [u8], BadValue> {
+    let start = *pos;
+    if skip_token(line, pos) {
+        Ok(&line[start..*pos])
+    } else {
+        checked_utf8(&line[start..*pos])
+    }
 }
 
 #[cold]
@@ -495,13 +496,7 @@ impl ColumnBuilder {
                     nulls.push(row);
                     return Ok(());
                 }
-                let start = *pos;
-                let token = if skip_token(line, pos) {
-                    &line[start..*pos]
-                } else {
-                    checked_utf8(&line[start..*pos])?
-                };
-                data.extend_from_slice(token);
+                data.extend_from_slice(text_token(line, pos)?);
                 offsets.push(data.len() as i32);
                 Ok(())
             }
