@@ -5,6 +5,7 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
+use vpcflow_aws::SdkConfig;
 use vpcflow_explain::Config;
 use vpcflow_verdict::Catalogue;
 
@@ -56,13 +57,9 @@ fn discover_cmd(args: DiscoverArgs) -> Result<u8> {
 /// The catalogue of every RDS instance the credentials can see; what cannot be placed is
 /// printed as a warning.
 pub fn discover(connect: &ConnectArgs, page_size: i32) -> Result<Catalogue> {
-    let rt = s3_run::runtime(2)?;
-    let found = rt
-        .block_on(async {
-            let config = s3_run::aws_options(connect).load().await;
-            vpcflow_aws::rds::discover(&config, page_size.max(1)).await
-        })
-        .map_err(anyhow::Error::msg)?;
+    let found = with_aws(connect, |config| async move {
+        vpcflow_aws::rds::discover(&config, page_size.max(1)).await
+    })?;
     for warning in &found.warnings {
         eprintln!("warning: {warning}");
     }
@@ -85,10 +82,22 @@ pub fn network_config(connect: &ConnectArgs, snapshot: Option<&Path>) -> Result<
     if let Some(dir) = snapshot {
         return Ok(Config::from_dir(dir)?);
     }
+    with_aws(connect, |config| async move {
+        vpcflow_aws::ec2::network_config(&config).await
+    })
+}
+
+/// Runs one AWS call to its end on a small runtime, with the SDK configuration of the command
+/// line.
+fn with_aws<T, F, Fut>(connect: &ConnectArgs, call: F) -> Result<T>
+where
+    F: FnOnce(SdkConfig) -> Fut,
+    Fut: Future<Output = Result<T, String>>,
+{
     let rt = s3_run::runtime(2)?;
     rt.block_on(async {
         let config = s3_run::aws_options(connect).load().await;
-        vpcflow_aws::ec2::network_config(&config).await
+        call(config).await
     })
     .map_err(anyhow::Error::msg)
 }

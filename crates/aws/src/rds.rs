@@ -192,18 +192,22 @@ pub fn match_instances(
         .collect();
     let set = |v: &[String]| -> BTreeSet<String> { v.iter().cloned().collect() };
     // Candidates by signature: same groups, in one of the instance's subnets.
-    let candidates = |i: &DbInstance| -> Vec<&NetworkInterface> {
-        let groups = set(&i.security_groups);
-        rds_enis
-            .iter()
-            .copied()
-            .filter(|e| {
-                let eni_groups: BTreeSet<String> =
-                    e.groups.iter().map(|g| g.group_id.clone()).collect();
-                eni_groups == groups && (i.subnets.is_empty() || i.subnets.contains(&e.subnet_id))
-            })
-            .collect()
-    };
+    let candidates: Vec<Vec<&NetworkInterface>> = instances
+        .iter()
+        .map(|i| {
+            let groups = set(&i.security_groups);
+            rds_enis
+                .iter()
+                .copied()
+                .filter(|e| {
+                    let eni_groups: BTreeSet<String> =
+                        e.groups.iter().map(|g| g.group_id.clone()).collect();
+                    eni_groups == groups
+                        && (i.subnets.is_empty() || i.subnets.contains(&e.subnet_id))
+                })
+                .collect()
+        })
+        .collect();
     // An endpoint name that resolves to an address an RDS ENI holds settles whose ENI that is.
     let private = |ip: &IpAddr| match ip {
         IpAddr::V4(v4) => v4.is_private(),
@@ -223,8 +227,8 @@ pub fn match_instances(
     // Aurora cluster's members share groups and subnets), to the one in the ENI's availability
     // zone if only one is; otherwise they are not guessed.
     let mut fits: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (n, i) in instances.iter().enumerate() {
-        for e in candidates(i) {
+    for (n, fitting) in candidates.iter().enumerate() {
+        for e in fitting {
             if !claimed.contains_key(e.network_interface_id.as_str()) {
                 fits.entry(e.network_interface_id.as_str())
                     .or_default()
@@ -269,7 +273,7 @@ pub fn match_instances(
             .filter(|e| claimed.get(eni_id(e)) == Some(&n))
             .collect();
         let mut ambiguous = 0;
-        for e in candidates(i) {
+        for &e in &candidates[n] {
             if claimed.contains_key(eni_id(&e)) {
                 continue;
             }
