@@ -355,12 +355,16 @@ impl Aggregator {
                 const ENDPOINT: u16 = flag::REQ_ACCEPT_ENDPOINT
                     | flag::REP_ACCEPT_ENDPOINT
                     | flag::REP_REJECT_ENDPOINT;
-                let mut v: Vec<String> = enis_with(flag::REQ_REJECT_ENDPOINT)
+                // REJECTing ENIs first; an ENI in both lists once.
+                let mut v: Vec<String> = Vec::new();
+                for e in enis_with(flag::REQ_REJECT_ENDPOINT)
                     .iter()
                     .chain(&enis_with(ENDPOINT))
-                    .map(|e| e.to_string())
-                    .collect();
-                v.dedup();
+                {
+                    if !v.iter().any(|x| x.as_str() == &**e) {
+                        v.push(e.to_string());
+                    }
+                }
                 v
             },
             explanation: None,
