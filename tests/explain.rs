@@ -210,19 +210,6 @@ struct Built {
     client_acl: String,
 }
 
-fn rds(moto: &Moto) -> aws_sdk_rds::Client {
-    aws_sdk_rds::Client::from_conf(
-        aws_sdk_rds::config::Builder::new()
-            .behavior_version(aws_sdk_rds::config::BehaviorVersion::latest())
-            .region(aws_sdk_rds::config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_rds::config::Credentials::new(
-                "testing", "testing", None, None, "test",
-            ))
-            .endpoint_url(&moto.url)
-            .build(),
-    )
-}
-
 /// The rds-sg-patterns network in moto: a VPC, a client subnet with a custom network ACL, two
 /// database subnets, the four security groups (the default group with its self-reference, one
 /// with no inbound rule, one admitting 3306 from the client's group), the client's ENI, three
@@ -230,7 +217,7 @@ fn rds(moto: &Moto) -> aws_sdk_rds::Client {
 /// RDS creates none).
 fn build(moto: &Moto) -> Built {
     use aws_sdk_ec2::types::{IpPermission, PortRange, RuleAction, UserIdGroupPair};
-    let (ec2, rds) = (moto.ec2(), rds(moto));
+    let (ec2, rds) = (moto.ec2(), moto.rds());
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -119,6 +119,20 @@ impl Moto {
         )
     }
 
+    /// An RDS client for setting up this server's state.
+    pub fn rds(&self) -> aws_sdk_rds::Client {
+        aws_sdk_rds::Client::from_conf(
+            aws_sdk_rds::config::Builder::new()
+                .behavior_version(aws_sdk_rds::config::BehaviorVersion::latest())
+                .region(aws_sdk_rds::config::Region::new("us-east-1"))
+                .credentials_provider(aws_sdk_rds::config::Credentials::new(
+                    "testing", "testing", None, None, "test",
+                ))
+                .endpoint_url(&self.url)
+                .build(),
+        )
+    }
+
     /// Request log lines that match `needle`.
     pub fn requests(&self, needle: &str) -> Vec<String> {
         std::fs::read_to_string(&self.log)
