@@ -54,6 +54,17 @@ fn discover_cmd(args: DiscoverArgs) -> Result<u8> {
     Ok(0)
 }
 
+/// The catalogue of `verdict` and `tail`: read from `--endpoints`, or discovered.
+pub fn catalogue(path: Option<&Path>, discover: bool, connect: &ConnectArgs) -> Result<Catalogue> {
+    match path {
+        Some(path) => Ok(Catalogue::from_file(path)?),
+        None if discover => self::discover(connect, 100),
+        None => {
+            bail!("give the catalogue with --endpoints FILE, or --discover to build it from RDS")
+        }
+    }
+}
+
 /// The catalogue of every RDS instance the credentials can see; what cannot be placed is
 /// printed as a warning.
 pub fn discover(connect: &ConnectArgs, page_size: i32) -> Result<Catalogue> {

@@ -176,10 +176,11 @@ struct TailState {
 
 /// `vpcflow tail`.
 pub fn tail(args: TailArgs) -> Result<u8> {
-    let catalogue = match &args.endpoints {
-        Some(path) => Catalogue::from_file(path)?,
-        None => crate::endpoints_cmd::discover(&args.aws.connect, 100)?,
-    };
+    let catalogue = crate::endpoints_cmd::catalogue(
+        args.endpoints.as_deref(),
+        args.discover,
+        &args.aws.connect,
+    )?;
     let lookback =
         Duration::from_secs((time::parse_time(&args.lookback, 0)?.unsigned_abs()).max(1));
     let duration = args

@@ -10,7 +10,7 @@ use arrow_array::RecordBatch;
 use vpcflow_aws::{Checkpoint, S3Object};
 use vpcflow_input::{SourceReport, SourceSink, for_each_batch};
 use vpcflow_sink::{BatchWriter, CsvWriter, JsonLinesWriter, TableWriter};
-use vpcflow_verdict::{Aggregator, Catalogue, MissingFields, Report, State, Worker};
+use vpcflow_verdict::{Aggregator, MissingFields, Report, State, Worker};
 
 use crate::args::{VerdictArgs, VerdictOutput};
 use crate::{endpoints_cmd, output, parse_cmd, s3_run, time};
@@ -23,13 +23,8 @@ pub fn run(args: VerdictArgs) -> Result<u8> {
     let mut opts = parse_cmd::run_options(&args.decode)?;
     // Verdicts do not depend on record order: threads may share a large file.
     opts.split = true;
-    let catalogue = match &args.endpoints {
-        Some(path) => Catalogue::from_file(path)?,
-        None if args.discover => endpoints_cmd::discover(&args.aws.connect, 100)?,
-        None => {
-            bail!("give the catalogue with --endpoints FILE, or --discover to build it from RDS")
-        }
-    };
+    let catalogue =
+        endpoints_cmd::catalogue(args.endpoints.as_deref(), args.discover, &args.aws.connect)?;
     // The configuration is read before the logs, so a permission problem shows at once.
     let network = if args.explain || args.config_snapshot.is_some() {
         Some(endpoints_cmd::network_config(
