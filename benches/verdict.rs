@@ -32,7 +32,7 @@ fn bench_verdict(c: &mut Criterion) {
         for b in &batches {
             agg.worker().add_batch(b).unwrap();
         }
-        agg.report().stats.matched
+        agg.report().unwrap().stats.matched
     };
     assert!(expected > RECORDS / 2, "{expected}");
     let mut group = c.benchmark_group("verdict");
@@ -48,7 +48,7 @@ fn bench_verdict(c: &mut Criterion) {
             for batch in &batches {
                 worker.add_batch(batch).unwrap();
             }
-            let report = agg.report();
+            let report = agg.report().unwrap();
             assert_eq!(report.stats.matched, expected);
         });
     });

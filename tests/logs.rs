@@ -121,8 +121,8 @@ fn verdict_on_a_log_group_equals_verdict_on_the_files_and_pages() {
     put(&moto, GROUP, &scenario_streams(), 10, None);
     let e = endpoints();
     // A small page size makes the 32 events span many pages.
-    let out = vpcflow_env(
-        &[
+    let group_verdict = |extra: &[&str]| {
+        let mut args = vec![
             "verdict",
             "--endpoints",
             &e,
@@ -134,9 +134,11 @@ fn verdict_on_a_log_group_equals_verdict_on_the_files_and_pages() {
             "3",
             "--max-rps",
             "50",
-        ],
-        &moto.env(),
-    );
+        ];
+        args.extend_from_slice(extra);
+        vpcflow_env(&args, &moto.env())
+    };
+    let out = group_verdict(&[]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let files = vpcflow(&[
         "verdict",
@@ -171,6 +173,20 @@ fn verdict_on_a_log_group_equals_verdict_on_the_files_and_pages() {
         err.contains("assuming the default version 2 format"),
         "{err}"
     );
+    // Streams read one at a time or all at once, on one thread or more: the same bytes.
+    for extra in [
+        vec!["--concurrency", "1"],
+        vec!["--concurrency", "16"],
+        vec!["--concurrency", "64", "--threads", "1"],
+    ] {
+        let again = group_verdict(&extra);
+        assert_eq!(
+            stdout(&again),
+            stdout(&out),
+            "{extra:?}: {}",
+            stderr(&again)
+        );
+    }
 }
 
 #[test]

@@ -392,12 +392,19 @@ fn a_resumed_run_after_kill_9_gives_the_verdicts_of_a_clean_run() {
     assert_eq!(clean.status.code(), Some(1), "{}", stderr(&clean));
 
     let dir = tempfile::tempdir().unwrap();
-    let ckpt = dir.path().join("ckpt.json");
+    let ckpt = dir.path().join("ckpt");
+    let spill = dir.path().join("spill");
+    std::fs::create_dir(&spill).unwrap();
+    // A memory bound of about 1,000 attempts: the run spills while it is killed.
     let a = args(&[
         "--checkpoint",
         ckpt.to_str().unwrap(),
         "--checkpoint-every",
         "0",
+        "--memory-limit",
+        "64KiB",
+        "--temp-dir",
+        spill.to_str().unwrap(),
     ]);
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vpcflow"))
         .args(&a)
@@ -407,13 +414,7 @@ fn a_resumed_run_after_kill_9_gives_the_verdicts_of_a_clean_run() {
         .spawn()
         .unwrap();
     // Kill it (SIGKILL: no cleanup) once the checkpoint holds some objects.
-    let done_in = |path: &Path| -> usize {
-        std::fs::read_to_string(path)
-            .ok()
-            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-            .and_then(|v| v["objects"].as_object().map(|o| o.len()))
-            .unwrap_or(0)
-    };
+    let done_in = |path: &Path| common::checkpoint_sources(path).len();
     while done_in(&ckpt) < 10 {
         assert!(
             child.try_wait().unwrap().is_none(),
@@ -442,6 +443,15 @@ fn a_resumed_run_after_kill_9_gives_the_verdicts_of_a_clean_run() {
     );
     assert_eq!(json_rows(&resumed), json_rows(&clean));
     assert_eq!(done_in(&ckpt), 120);
+    assert!(
+        err.contains("spilled to disk"),
+        "the resumed run spilled: {err}"
+    );
+    assert_eq!(
+        std::fs::read_dir(&spill).unwrap().count(),
+        0,
+        "no spill files are left, not even the killed run's"
+    );
     // A third run has nothing left to read and still gives the same verdicts.
     let again = vpcflow_env(
         &a.iter().map(String::as_str).collect::<Vec<_>>(),
@@ -453,4 +463,78 @@ fn a_resumed_run_after_kill_9_gives_the_verdicts_of_a_clean_run() {
         stderr(&again)
     );
     assert_eq!(json_rows(&again), json_rows(&clean));
+}
+
+/// A generated log cut into objects whose key order is not their time order.
+fn shuffled_objects(
+    dir: &Path,
+    records: &str,
+    objects: usize,
+) -> (Vec<(String, Vec<u8>)>, String, String) {
+    let log = dir.join("f.log");
+    let catalogue = dir.join("c.toml");
+    let out = vpcflow(&[
+        "generate",
+        "--records",
+        records,
+        "--span",
+        "7200",
+        "--header",
+        "--catalogue",
+        catalogue.to_str().unwrap(),
+        "--out",
+        log.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&log).unwrap();
+    let (header, body) = text.split_once('\n').unwrap();
+    let lines: Vec<&str> = body.lines().collect();
+    let per = lines.len().div_ceil(objects);
+    let mut out = Vec::new();
+    for (i, chunk) in lines.chunks(per).enumerate() {
+        // Keys in a scrambled order: the i-th slice of time gets a key far from the (i+1)-th.
+        let key = format!("flows/obj-{:04}.log.gz", (i * 7919) % 10_007);
+        out.push((key, gz(&format!("{header}\n{}\n", chunk.join("\n")))));
+    }
+    (
+        out,
+        log.display().to_string(),
+        catalogue.display().to_string(),
+    )
+}
+
+#[test]
+fn concurrency_1_and_16_give_identical_json_over_objects_uploaded_out_of_order() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut objects, log, catalogue) = shuffled_objects(dir.path(), "60000", 48);
+    objects.reverse();
+    put_all(&moto, "shuffled", objects);
+    let spill = dir.path().display().to_string();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["verdict", "--endpoints", &catalogue, "-o", "json"];
+        args.extend_from_slice(extra);
+        args.push("s3://shuffled/flows/");
+        let out = vpcflow_env(&args, &moto.env());
+        assert_eq!(out.status.code(), Some(1), "{extra:?}: {}", stderr(&out));
+        stdout(&out)
+    };
+    let local = vpcflow(&["verdict", "--endpoints", &catalogue, "-o", "json", &log]);
+    let reference = stdout(&local);
+    assert_eq!(reference.lines().count(), 1000);
+    assert_eq!(run(&["--concurrency", "1"]), reference);
+    assert_eq!(run(&["--concurrency", "16"]), reference);
+    assert_eq!(
+        run(&[
+            "--concurrency",
+            "16",
+            "--memory-limit",
+            "64KiB",
+            "--temp-dir",
+            &spill
+        ]),
+        reference,
+        "spilling"
+    );
+    assert_eq!(run(&["--concurrency", "64", "--threads", "1"]), reference);
 }

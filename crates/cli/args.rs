@@ -202,6 +202,16 @@ pub struct VerdictArgs {
     #[arg(long, value_name = "SECS", default_value_t = 5.0, hide = true)]
     pub checkpoint_every: f64,
 
+    /// Keep about this much verdict state in memory (e.g. 256MiB, 1GiB); beyond it, the
+    /// state is spilled to files in --temp-dir. Verdicts do not depend on it.
+    #[arg(long, value_name = "SIZE", default_value = "96MiB", value_parser = parse_size)]
+    pub memory_limit: ByteSize,
+
+    /// Where to spill verdict state (default: TMPDIR). Spill files are removed at the end, and
+    /// on Ctrl-C.
+    #[arg(long, value_name = "DIR")]
+    pub temp_dir: Option<PathBuf>,
+
     /// Read this CloudWatch Logs group (FilterLogEvents over --since/--until) instead of files.
     #[arg(long, value_name = "NAME")]
     pub log_group: Option<String>,
@@ -417,6 +427,16 @@ pub struct TailArgs {
     #[arg(long)]
     pub no_live_tail: bool,
 
+    /// Keep about this much verdict state in memory (e.g. 256MiB, 1GiB); beyond it, the
+    /// state is spilled to files in --temp-dir. Verdicts do not depend on it.
+    #[arg(long, value_name = "SIZE", default_value = "96MiB", value_parser = parse_size)]
+    pub memory_limit: ByteSize,
+
+    /// Where to spill verdict state (default: TMPDIR). Spill files are removed at the end, and
+    /// on Ctrl-C.
+    #[arg(long, value_name = "DIR")]
+    pub temp_dir: Option<PathBuf>,
+
     #[command(flatten)]
     pub group: LogGroupArgs,
 
@@ -462,6 +482,31 @@ pub struct AwsArgs {
     /// Only S3 keys of this flow log (fl-…).
     #[arg(long, value_name = "ID")]
     pub flow_log_id: Option<String>,
+}
+
+/// A size in bytes, from `--memory-limit 256MiB`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ByteSize(pub usize);
+
+/// Parses `123`, `64KiB`, `256MiB`, `1GiB` (also `K`, `M`, `G`, `KB`, `MB`, `GB`: powers of 1024).
+pub fn parse_size(text: &str) -> Result<ByteSize, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: usize = digits
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size such as 512MiB or 2GiB"))?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        _ => return Err(format!("unknown unit in `{text}`: use KiB, MiB or GiB")),
+    };
+    n.checked_mul(1usize << shift)
+        .filter(|&b| b >= 1 << 10)
+        .map(ByteSize)
+        .ok_or_else(|| format!("`{text}` is out of range (1KiB up to what this machine addresses)"))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

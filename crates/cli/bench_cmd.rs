@@ -137,7 +137,7 @@ pub fn run(args: BenchArgs) -> Result<u8> {
         let mut worker = aggregator.worker();
         let t = Instant::now();
         let records = decode(&mut |b| worker.add_batch(&b).map_err(std::io::Error::other))?;
-        let verdicts = aggregator.report().verdicts.len();
+        let verdicts = aggregator.report()?.verdicts.len();
         stages.push(Stage {
             name: "+ aggregate",
             elapsed: t.elapsed(),

@@ -10,10 +10,11 @@ use arrow_array::RecordBatch;
 use tokio::sync::mpsc;
 use vpcflow_aws::SdkConfig;
 use vpcflow_aws::logs::LiveTail;
-use vpcflow_aws::{Checkpoint, Dedupe, Event, LogsOptions, LogsReader};
+use vpcflow_aws::{Dedupe, Event, LogsOptions, LogsReader};
+use vpcflow_checkpoint::{CheckpointFile, Fingerprint};
 use vpcflow_core::{Decoder, DecoderOptions, LogFormat};
 use vpcflow_sink::{BatchWriter, JsonLinesWriter};
-use vpcflow_verdict::{Aggregator, Catalogue, Report, State};
+use vpcflow_verdict::{Aggregator, Catalogue, Report};
 
 use crate::args::{AwsArgs, DecodeArgs, LogGroupArgs, TailArgs, TailOutput};
 use crate::{parse_cmd, s3_run, time};
@@ -171,7 +172,6 @@ struct TailState {
     /// Events up to here (Unix ms) have been read.
     position_ms: i64,
     dedupe: Dedupe,
-    verdicts: State,
 }
 
 /// `vpcflow tail`.
@@ -203,20 +203,34 @@ async fn tail_async(
     duration: Option<Duration>,
 ) -> Result<u8> {
     let started = Instant::now();
-    let aggregator = Aggregator::new(catalogue, None, None);
     let mut checkpoint = match &args.checkpoint {
-        Some(path) => Some(Checkpoint::load(path).map_err(anyhow::Error::msg)?),
+        Some(path) => {
+            let fingerprint = Fingerprint::new("tail")
+                .with("catalogue", catalogue.to_toml())
+                .with("log-group", &args.log_group)
+                .with(
+                    "options",
+                    format!(
+                        "{:?} {:?} {:?}",
+                        args.decode.log_format, args.group.eni, args.group.filter_pattern
+                    ),
+                );
+            Some(CheckpointFile::open(path, fingerprint)?)
+        }
         None => None,
     };
+    let aggregator = Aggregator::new(catalogue, None, None)
+        .with_memory_limit(args.memory_limit.0)
+        .with_temp_dir(args.temp_dir.clone());
     let mut state = TailState::default();
     if let Some(c) = &checkpoint
-        && !c.state.is_null()
+        && !c.data.meta.is_null()
     {
-        state = serde_json::from_value(c.state.clone())
+        state = serde_json::from_value(c.data.meta.clone())
             .context("the tail checkpoint is unreadable; delete it to start over")?;
-        aggregator
-            .restore(&state.verdicts)
-            .map_err(anyhow::Error::msg)?;
+        aggregator.read_state(&c.data.state[..]).context(
+            "the tail checkpoint's verdict state is unreadable; delete it to start over",
+        )?;
         tracing::info!(
             position_ms = state.position_ms,
             "resuming the tail from its checkpoint"
@@ -311,7 +325,7 @@ async fn tail_async(
         state.position_ms = poll_end;
 
         // 2. Show what changed.
-        let report = aggregator.report();
+        let report = aggregator.report()?;
         match args.output {
             TailOutput::Json => {
                 emit_changes(&report, &mut previous, &mut json)?;
@@ -337,11 +351,10 @@ async fn tail_async(
         }
 
         // 3. Checkpoint.
-        if let (Some(c), Some(path)) = (checkpoint.as_mut(), &args.checkpoint) {
-            state.verdicts = aggregator.snapshot();
-            c.state = serde_json::to_value(&state)?;
-            c.save(path)
-                .with_context(|| format!("cannot write checkpoint {}", path.display()))?;
+        if let Some(c) = checkpoint.as_mut() {
+            c.data.meta = serde_json::to_value(&state)?;
+            c.save(Some(&mut |w: &mut dyn Write| aggregator.write_state(w)))
+                .with_context(|| format!("cannot write checkpoint {}", c.path().display()))?;
         }
 
         // 4. Wait, or stop.
@@ -356,7 +369,7 @@ async fn tail_async(
             _ = tokio::signal::ctrl_c() => break,
         }
     }
-    let report = aggregator.report();
+    let report = aggregator.report()?;
     if args.output == TailOutput::Table && !redraw {
         crate::verdict_cmd::write_report(&report, crate::args::VerdictOutput::Table)?;
     }

@@ -50,6 +50,18 @@ fn main() -> ExitCode {
     }
 }
 
+/// On Ctrl-C, removes spill files before exiting (a run that ends normally removes them
+/// itself). Only commands that do not handle the signal themselves install it.
+pub fn remove_spills_on_interrupt() {
+    let installed = ctrlc::set_handler(|| {
+        vpcflow_verdict::remove_spill_dirs();
+        std::process::exit(130);
+    });
+    if let Err(e) = installed {
+        tracing::debug!("cannot install the Ctrl-C handler: {e}");
+    }
+}
+
 /// A closed stdout (`vpcflow parse … | head`) is a normal way to stop, not an error.
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|cause| {

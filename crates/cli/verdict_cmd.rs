@@ -1,16 +1,16 @@
 //! `vpcflow verdict`: blocked, allowed, intermittent or unanswered, per endpoint and client.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use arrow_array::RecordBatch;
-use vpcflow_aws::{Checkpoint, S3Object};
+use vpcflow_aws::S3Object;
+use vpcflow_checkpoint::{CheckpointFile, Fingerprint};
 use vpcflow_input::{SourceReport, SourceSink, for_each_batch};
 use vpcflow_sink::{BatchWriter, CsvWriter, JsonLinesWriter, TableWriter};
-use vpcflow_verdict::{Aggregator, MissingFields, Report, State, Worker};
+use vpcflow_verdict::{Aggregator, MissingFields, Report, Worker};
 
 use crate::args::{VerdictArgs, VerdictOutput};
 use crate::{endpoints_cmd, output, parse_cmd, s3_run, time};
@@ -19,6 +19,7 @@ use crate::{endpoints_cmd, output, parse_cmd, s3_run, time};
 pub const EXIT_BLOCKED: u8 = 1;
 
 pub fn run(args: VerdictArgs) -> Result<u8> {
+    crate::remove_spills_on_interrupt();
     let (since, until) = time::window(args.since.as_deref(), args.until.as_deref())?;
     let mut opts = parse_cmd::run_options(&args.decode)?;
     // Verdicts do not depend on record order: threads may share a large file.
@@ -34,7 +35,48 @@ pub fn run(args: VerdictArgs) -> Result<u8> {
     } else {
         None
     };
-    let aggregator = Arc::new(Aggregator::new(catalogue, since, until));
+    if args.checkpoint.is_some() && s3_run::s3_inputs(&args.inputs)?.is_none() {
+        bail!("--checkpoint applies to s3:// inputs");
+    }
+    // A resumed run keeps the window it started with (`--since 2h` means the same hours).
+    let mut checkpoint = match &args.checkpoint {
+        Some(path) => {
+            let fingerprint = Fingerprint::new("verdict")
+                .with("catalogue", catalogue.to_toml())
+                .with("inputs", args.inputs.join("\n"))
+                .with(
+                    "window",
+                    format!("{:?} {:?}", args.since.as_deref(), args.until.as_deref()),
+                )
+                .with(
+                    "options",
+                    format!(
+                        "{:?} {:?} {:?}",
+                        args.decode.log_format, args.aws.account, args.aws.flow_log_id
+                    ),
+                );
+            Some(CheckpointFile::open(path, fingerprint)?)
+        }
+        None => None,
+    };
+    let (since, until) = match checkpoint.as_ref().map(|c| &c.data.meta["window"]) {
+        Some(serde_json::Value::Array(w)) if w.len() == 2 => (w[0].as_i64(), w[1].as_i64()),
+        _ => (since, until),
+    };
+    let aggregator = Arc::new(
+        Aggregator::new(catalogue, since, until)
+            .with_memory_limit(args.memory_limit.0)
+            .with_temp_dir(args.temp_dir.clone()),
+    );
+    if let Some(c) = checkpoint.as_mut() {
+        if !c.data.state.is_empty() {
+            aggregator
+                .read_state(&c.data.state[..])
+                .context("the checkpoint's verdict state is unreadable; delete it to start over")?;
+        }
+        c.data.meta = serde_json::json!({ "window": [since, until] });
+        tracing::info!(objects = c.data.sources.len(), "resuming from checkpoint");
+    }
     let missing: Arc<Mutex<Option<MissingFields>>> = Arc::default();
     let started = Instant::now();
 
@@ -52,25 +94,14 @@ pub fn run(args: VerdictArgs) -> Result<u8> {
             until,
         )?
     } else if let Some(urls) = s3_run::s3_inputs(&args.inputs)? {
-        let checkpoint = match &args.checkpoint {
-            Some(path) => {
-                let c = Checkpoint::load(path).map_err(anyhow::Error::msg)?;
-                if !c.state.is_null() {
-                    let state: State = serde_json::from_value(c.state.clone()).context(
-                        "the checkpoint's verdict state is unreadable; delete it to start over",
-                    )?;
-                    aggregator.restore(&state).map_err(anyhow::Error::msg)?;
-                }
-                tracing::info!(objects = c.objects.len(), "resuming from checkpoint");
-                Some(c)
-            }
-            None => None,
-        };
         let shared = Arc::new(Shared {
             aggregator: aggregator.clone(),
             missing: missing.clone(),
-            checkpoint: Mutex::new(checkpoint.map(|c| (c, Instant::now()))),
-            path: args.checkpoint.clone(),
+            checkpoint: Mutex::new(checkpoint.take().map(|c| Saved {
+                file: c,
+                at: Instant::now(),
+                took: Duration::ZERO,
+            })),
             every: Duration::from_secs_f64(args.checkpoint_every.max(0.0)),
         });
         let done = {
@@ -80,7 +111,7 @@ pub fn run(args: VerdictArgs) -> Result<u8> {
                     .checkpoint
                     .lock()
                     .ok()
-                    .and_then(|c| c.as_ref().map(|(c, _)| c.is_done(&o.id(), &o.etag)))
+                    .and_then(|c| c.as_ref().map(|c| c.file.data.is_done(&o.id(), &o.etag)))
                     .unwrap_or(false)
             }
         };
@@ -108,9 +139,6 @@ pub fn run(args: VerdictArgs) -> Result<u8> {
         parse_cmd::warn_unknown_fields(&summary.reports);
         s3_run::report(&summary, started.elapsed())
     } else {
-        if args.checkpoint.is_some() {
-            bail!("--checkpoint applies to s3:// inputs");
-        }
         let inputs = parse_cmd::inputs(&args.inputs)?;
         let on_batch = |batch: RecordBatch| -> std::io::Result<()> {
             if let Err(e) = aggregator.worker().add_batch(&batch)
@@ -127,7 +155,15 @@ pub fn run(args: VerdictArgs) -> Result<u8> {
     if let Some(e) = missing.lock().ok().and_then(|mut m| m.take()) {
         return Err(e).context("cannot judge these records");
     }
-    let mut report = aggregator.report();
+    let mut report = aggregator.report()?;
+    let (spilled, runs) = aggregator.spilled();
+    if runs > 0 {
+        eprintln!(
+            "the verdict state outgrew --memory-limit and was spilled to disk {runs} time{} ({:.1} MB)",
+            if runs == 1 { "" } else { "s" },
+            spilled as f64 / 1e6
+        );
+    }
     if let Some(network) = &network {
         vpcflow_explain::explain_report(network, aggregator.catalogue(), &mut report);
     }
@@ -142,14 +178,20 @@ pub fn run(args: VerdictArgs) -> Result<u8> {
     })
 }
 
+/// The checkpoint of a run, and when it was last written.
+struct Saved {
+    file: CheckpointFile,
+    at: Instant,
+    took: Duration,
+}
+
 /// What every S3 object's sink shares.
 struct Shared {
     aggregator: Arc<Aggregator>,
     missing: Arc<Mutex<Option<MissingFields>>>,
-    /// The checkpoint and when it was last written. Commits happen under this lock, so a saved
-    /// checkpoint holds exactly the state of the objects it lists.
-    checkpoint: Mutex<Option<(Checkpoint, Instant)>>,
-    path: Option<PathBuf>,
+    /// The checkpoint. Commits happen under this lock, so a saved checkpoint holds exactly the
+    /// state of the objects it lists.
+    checkpoint: Mutex<Option<Saved>>,
     every: Duration,
 }
 
@@ -158,12 +200,18 @@ impl Shared {
         let Ok(mut guard) = self.checkpoint.lock() else {
             return Ok(());
         };
-        if let (Some((c, last)), Some(path)) = (guard.as_mut(), &self.path)
-            && (force || last.elapsed() >= self.every)
-        {
-            c.state = serde_json::to_value(self.aggregator.snapshot())?;
-            c.save(path)?;
-            *last = Instant::now();
+        let Some(saved) = guard.as_mut() else {
+            return Ok(());
+        };
+        // A large state takes a while to write: never spend more than a tenth of the run on it.
+        if force || saved.at.elapsed() >= self.every.max(saved.took * 10) {
+            let began = Instant::now();
+            let aggregator = &self.aggregator;
+            saved
+                .file
+                .save(Some(&mut |w: &mut dyn Write| aggregator.write_state(w)))?;
+            saved.at = Instant::now();
+            saved.took = began.elapsed();
         }
         Ok(())
     }
@@ -185,14 +233,24 @@ impl SourceSink for VerdictSink {
         Ok(())
     }
 
-    fn finish(mut self: Box<Self>, _report: &SourceReport) -> std::io::Result<()> {
+    fn finish(mut self: Box<Self>, report: &SourceReport) -> std::io::Result<()> {
         {
             let Ok(mut guard) = self.shared.checkpoint.lock() else {
                 return Err(std::io::Error::other("checkpoint lock poisoned"));
             };
-            self.worker.commit();
-            if let Some((c, _)) = guard.as_mut() {
-                c.objects.insert(self.object.id(), self.object.etag.clone());
+            match guard.as_mut() {
+                // With a checkpoint, an object that broke midway is left out whole: it is not
+                // marked done, so a resumed run reads it again from its first byte.
+                Some(_) if report.error.is_some() => return Ok(()),
+                Some(saved) => {
+                    self.worker.commit();
+                    saved
+                        .file
+                        .data
+                        .sources
+                        .insert(self.object.id(), self.object.etag.clone());
+                }
+                None => self.worker.commit(),
             }
         }
         self.shared.save(false)

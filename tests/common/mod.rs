@@ -254,3 +254,25 @@ impl ThrottleProxy {
         ThrottleProxy { url, throttled }
     }
 }
+
+/// The sources a checkpoint file lists as finished (`vpcflow-checkpoint` format 2: a header
+/// line, a JSON line, the state). Empty when the file is missing or being replaced.
+pub fn checkpoint_sources(path: &Path) -> Vec<String> {
+    let Ok(bytes) = std::fs::read(path) else {
+        return Vec::new();
+    };
+    let mut lines = bytes.split(|&b| b == b'\n');
+    assert_eq!(
+        lines.next(),
+        Some(&b"vpcflow-checkpoint 2"[..]),
+        "a checkpoint header"
+    );
+    let head: serde_json::Value = lines
+        .next()
+        .and_then(|l| serde_json::from_slice(l).ok())
+        .unwrap_or_default();
+    head["sources"]
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default()
+}

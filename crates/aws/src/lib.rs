@@ -11,10 +11,8 @@
 //!   [`Dedupe`] drops the events overlapping polls return twice.
 //! - [`ec2::network_config`] and [`rds::discover`]: the security groups, network ACLs and
 //!   ENIs `verdict --explain` evaluates, and the endpoint catalogue built from RDS.
-//! - [`Checkpoint`]: finished objects and the consumer's state, written atomically.
 #![deny(missing_docs)]
 
-pub mod checkpoint;
 pub mod config;
 pub mod ec2;
 pub mod key;
@@ -23,7 +21,6 @@ pub mod rds;
 pub mod s3;
 
 pub use aws_config::SdkConfig;
-pub use checkpoint::Checkpoint;
 pub use config::AwsOptions;
 pub use key::{KeyFilter, KeyInfo};
 pub use logs::{Dedupe, Event, LiveTail, LogsOptions, LogsReader, LogsStats, RateLimiter};

@@ -799,7 +799,7 @@ mod tests {
             last_seen: 1_795_165_800,
             changed_at: None,
             latest: None,
-            side: "eni",
+            side: vpcflow_verdict::Side::Eni,
             confidence: Confidence::High,
             reason: String::new(),
             client_ports: (51234, 51240),

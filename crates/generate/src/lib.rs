@@ -180,13 +180,14 @@ impl Generator {
         ((h >> 11) as f64 / (1u64 << 53) as f64) < self.opts.reject_share
     }
 
-    /// The address of client `i`.
+    /// The address of client `i`: 200 per /24 from 10.0.1.10 on (up to 50,000 clients).
     pub fn client_address(i: usize) -> IpAddr {
+        let i = i % 50_000;
         IpAddr::V4(Ipv4Addr::new(
             10,
             0,
-            1 + (i / 250) as u8,
-            10 + (i % 250) as u8,
+            1 + (i / 200) as u8,
+            10 + (i % 200) as u8,
         ))
     }
 

@@ -1,157 +1,30 @@
-//! The aggregator: decoded batches in, per-pair state out, concurrently.
+//! The aggregator: decoded batches in, per-pair state out, concurrently, in bounded memory.
 //!
 //! An [`Aggregator`] is shared by every decoding thread. Each thread takes a [`Worker`], which
-//! folds one batch into a small local map (no locks) and then merges it into the shared
-//! [`DashMap`] pair by pair. Merging is commutative, so the result does not depend on record
-//! order, on how input is split into batches, or on the number of threads.
+//! folds batches into a [`VerdictState`] of its own (no locks) and then commits it into the
+//! shared [`DashMap`] pair by pair. Merging is a set operation, so the result does not depend on
+//! record order, on how input is split into batches or files, or on the number of threads.
+//!
+//! Memory is bounded by spilling, never by guessing: when the shared map holds more attempts
+//! than the bound allows, every pair in it is written to a spill file chosen by a hash of the
+//! pair, and the map is emptied. The report then merges one partition at a time
+//! (`docs/architecture.md`, "Bounded memory").
 
-use std::net::IpAddr;
+use std::io;
 use std::ops::Deref;
-use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use arrow_array::cast::AsArray;
-use arrow_array::types::{Int32Type, TimestampSecondType, UInt8Type, UInt16Type};
-use arrow_array::{Array, DictionaryArray, FixedSizeBinaryArray, PrimitiveArray, RecordBatch};
-use arrow_schema::DataType;
 use dashmap::DashMap;
 use hashbrown::HashMap;
 
 use crate::catalogue::Catalogue;
-use crate::outcome::{Attempt, Counts, Timeline, flag};
-
-/// A client–endpoint pair: endpoint index and client address (16 bytes).
-pub(crate) type PairKey = (u32, [u8; 16]);
-
-/// What the aggregator knows of one pair.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct PairState {
-    /// Open attempts by client port.
-    pub attempts: HashMap<u16, Attempt>,
-    /// Per ENI (global id): the flag bits of the records seen there.
-    pub enis: Vec<(u32, u16)>,
-    /// Attempts sealed out of `attempts` to bound memory (see [`Aggregator::seal`]).
-    pub sealed: Option<Box<Sealed>>,
-}
-
-/// What the report needs of attempts that were sealed: sums, unions and the timeline.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Sealed {
-    pub counts: Counts,
-    pub flags: u16,
-    pub request_tcp: u8,
-    pub reply_tcp: u8,
-    pub records: u64,
-    pub first: i64,
-    pub last: i64,
-    pub ports: (u16, u16),
-    pub timeline: Timeline,
-}
-
-impl Sealed {
-    /// Adds one attempt; attempts come in time order (by start) for the timeline to be exact.
-    pub(crate) fn add(&mut self, port: u16, a: &Attempt) {
-        if self.records == 0 {
-            self.first = a.first;
-            self.last = a.last;
-            self.ports = (port, port);
-        }
-        self.counts.add(a);
-        self.flags |= a.flags;
-        self.request_tcp |= a.request_tcp;
-        self.reply_tcp |= a.reply_tcp;
-        self.records += u64::from(a.records);
-        self.first = self.first.min(a.first);
-        self.last = self.last.max(a.last);
-        self.ports = (self.ports.0.min(port), self.ports.1.max(port));
-        self.timeline.push(a.first, a.outcome());
-    }
-
-    /// Folds another pair state's sealed attempts in (restoring a checkpoint): sums are exact;
-    /// the timeline is the later one's.
-    fn merge(&mut self, o: &Sealed) {
-        if o.records == 0 {
-            return;
-        }
-        if self.records == 0 {
-            *self = o.clone();
-            return;
-        }
-        self.counts.merge(&o.counts);
-        self.flags |= o.flags;
-        self.request_tcp |= o.request_tcp;
-        self.reply_tcp |= o.reply_tcp;
-        self.records += o.records;
-        if o.last > self.last {
-            self.timeline = o.timeline;
-        }
-        self.first = self.first.min(o.first);
-        self.last = self.last.max(o.last);
-        self.ports = (self.ports.0.min(o.ports.0), self.ports.1.max(o.ports.1));
-    }
-}
-
-impl PairState {
-    /// Folds another state of the same pair in; returns how many open attempts it added.
-    pub(crate) fn merge_state(&mut self, o: PairState) -> usize {
-        self.merge(o)
-    }
-
-    fn merge(&mut self, o: PairState) -> usize {
-        let mut added = 0;
-        for (port, a) in o.attempts {
-            let entry = self.attempts.entry(port).or_insert_with(|| {
-                added += 1;
-                Attempt::default()
-            });
-            entry.merge(&a);
-        }
-        for (eni, bits) in o.enis {
-            self.note_eni(eni, bits);
-        }
-        if let Some(sealed) = o.sealed {
-            self.sealed.get_or_insert_with(Box::default).merge(&sealed);
-        }
-        added
-    }
-
-    fn note_eni(&mut self, eni: u32, bits: u16) {
-        match self.enis.iter_mut().find(|(e, _)| *e == eni) {
-            Some((_, b)) => *b |= bits,
-            None => self.enis.push((eni, bits)),
-        }
-    }
-}
-
-/// ENI names by global id, and ids by name.
-pub(crate) type EniNames = (Vec<Arc<str>>, HashMap<Arc<str>, u32>);
-
-/// Counters over every record the aggregator saw.
-#[derive(Debug, Default)]
-pub(crate) struct Counters {
-    pub records: AtomicU64,
-    pub matched: AtomicU64,
-    pub ignored: AtomicU64,
-    pub non_tcp: AtomicU64,
-    pub outside_window: AtomicU64,
-    pub nodata: AtomicU64,
-    pub skipdata: AtomicU64,
-}
-
-impl Counters {
-    /// Every counter, in the order [`crate::State::counters`] keeps them.
-    pub(crate) fn all(&self) -> [&AtomicU64; 7] {
-        [
-            &self.records,
-            &self.matched,
-            &self.ignored,
-            &self.non_tcp,
-            &self.outside_window,
-            &self.nodata,
-            &self.skipdata,
-        ]
-    }
-}
+use crate::codec::{PairReader, StateError, StateReader, StateWriter, put_pair};
+use crate::plan::{EniTable, Plan};
+use crate::report::{PairVerdict, Report, RunStats, judge};
+use crate::spill::{PARTITIONS, Spill, partition};
+use crate::state::{PairKey, PairState, VerdictState};
 
 /// Why a batch cannot be judged.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -170,214 +43,407 @@ impl std::fmt::Display for MissingFields {
 
 impl std::error::Error for MissingFields {}
 
-const REQUIRED: [&str; 6] = [
+/// The fields a record must have to be judged.
+pub const REQUIRED: [&str; 6] = [
     "srcaddr", "dstaddr", "srcport", "dstport", "protocol", "action",
 ];
+
+/// What one attempt costs in memory, all overheads included (a measured estimate): the memory
+/// bound is divided by it to give the attempts held before spilling.
+pub const BYTES_PER_ATTEMPT: usize = 64;
+
+/// Spilled bytes take about this many times as much memory once merged back.
+const ENCODED_TO_MEMORY: u64 = 5;
+
+/// How deep a partition that does not fit is split again.
+const MAX_LEVELS: u32 = 4;
+
+/// The default memory bound of an aggregator's shared state.
+pub const DEFAULT_MEMORY_LIMIT: usize = 96 << 20;
+
+/// NODATA and SKIPDATA records per ENI id.
+type EniStatus = HashMap<u32, (u64, u64)>;
 
 /// Shared state of a verdict run.
 #[derive(Debug)]
 pub struct Aggregator {
-    pub(crate) catalogue: Arc<Catalogue>,
-    /// (address, port) → endpoint index.
-    index: HashMap<([u8; 16], u16), u32>,
-    /// Ports any endpoint listens on: a cheap first filter.
-    ports: Vec<bool>,
-    /// ENI name → the endpoint owning it.
-    eni_owner: HashMap<String, u32>,
-    pub(crate) window: (i64, i64),
-    pub(crate) pairs: DashMap<PairKey, PairState>,
-    /// ENI names by global id, and the reverse.
-    pub(crate) eni_names: RwLock<EniNames>,
-    /// NODATA and SKIPDATA records per ENI (global id).
-    pub(crate) eni_status: DashMap<u32, (u64, u64)>,
-    pub(crate) counters: Counters,
-    /// Open attempts in `pairs`.
-    open: AtomicUsize,
-    /// The latest record end committed.
-    watermark: AtomicI64,
-    /// Above this many open attempts, old ones are sealed.
-    open_limit: usize,
-    /// The next sealing happens above this many open attempts.
-    next_seal: AtomicUsize,
-    sealing: Mutex<()>,
+    plan: Arc<Plan>,
+    pairs: DashMap<PairKey, PairState>,
+    /// Every ENI name the run has seen; pairs in `pairs` and in spill files use these ids.
+    enis: RwLock<EniTable>,
+    /// NODATA and SKIPDATA records per ENI id.
+    eni_status: DashMap<u32, (u64, u64)>,
+    stats: Mutex<RunStats>,
+    /// Attempts in `pairs`.
+    held: AtomicI64,
+    /// Spill when more than this many attempts are held.
+    limit: usize,
+    temp_dir: Option<PathBuf>,
+    spill: Mutex<SpillState>,
 }
 
-/// Attempts whose last record ended this long before the latest record seen are sealed when
-/// there are too many open ones: a connection's records span a few aggregation intervals
-/// (at most 10 minutes each), so nothing more is expected for them.
-pub const SEAL_AFTER_SECS: i64 = 15 * 60;
-
-/// The default bound on open attempts (about 60 MB of state) before old ones are sealed.
-pub const DEFAULT_OPEN_LIMIT: usize = 1 << 20;
+#[derive(Debug, Default)]
+struct SpillState {
+    spill: Option<Spill>,
+    /// The first spill failure: the run then holds everything in memory, and the report fails.
+    error: Option<String>,
+}
 
 impl Aggregator {
     /// An aggregator for `catalogue`, counting only records that overlap `[since, until]`
     /// (Unix seconds; `None` is open).
     pub fn new(catalogue: Catalogue, since: Option<i64>, until: Option<i64>) -> Aggregator {
-        let mut index = HashMap::new();
-        let mut ports = vec![false; 65536];
-        let mut eni_owner = HashMap::new();
-        for (i, e) in catalogue.endpoints.iter().enumerate() {
-            ports[e.port as usize] = true;
-            for a in &e.addresses {
-                index.insert((crate::ip16(*a), e.port), i as u32);
-            }
-            for eni in &e.interface_ids {
-                eni_owner.insert(eni.clone(), i as u32);
-            }
-        }
+        Aggregator::for_plan(Plan::new(catalogue, since, until))
+    }
+
+    /// An aggregator for `plan`.
+    pub fn for_plan(plan: Arc<Plan>) -> Aggregator {
         Aggregator {
-            catalogue: Arc::new(catalogue),
-            index,
-            ports,
-            eni_owner,
-            window: (since.unwrap_or(i64::MIN), until.unwrap_or(i64::MAX)),
+            plan,
             pairs: DashMap::new(),
-            eni_names: RwLock::new((Vec::new(), HashMap::new())),
+            enis: RwLock::default(),
             eni_status: DashMap::new(),
-            counters: Counters::default(),
-            open: AtomicUsize::new(0),
-            watermark: AtomicI64::new(i64::MIN),
-            open_limit: DEFAULT_OPEN_LIMIT,
-            next_seal: AtomicUsize::new(DEFAULT_OPEN_LIMIT),
-            sealing: Mutex::new(()),
+            stats: Mutex::default(),
+            held: AtomicI64::new(0),
+            limit: DEFAULT_MEMORY_LIMIT / BYTES_PER_ATTEMPT,
+            temp_dir: None,
+            spill: Mutex::default(),
         }
     }
 
-    /// Bounds the open attempts kept per run: above `limit`, attempts whose last record ended
-    /// [`SEAL_AFTER_SECS`] before the latest record committed are sealed into per-pair sums,
-    /// so memory stays bounded on input in time order (as flow logs are delivered). Verdicts
-    /// are the same as without a bound as long as no record arrives for an attempt after it was
-    /// sealed (that record would start a new attempt).
-    pub fn with_open_limit(mut self, limit: usize) -> Aggregator {
-        self.open_limit = limit.max(1);
-        self.next_seal = AtomicUsize::new(self.open_limit);
+    /// Bounds the memory of the shared state to about `bytes`: beyond it, the state is spilled
+    /// to temporary files. Verdicts do not depend on the bound.
+    pub fn with_memory_limit(mut self, bytes: usize) -> Aggregator {
+        self.limit = (bytes / BYTES_PER_ATTEMPT).max(1);
         self
     }
 
-    /// Counts open attempts a restored checkpoint added.
-    pub(crate) fn note_restored(&self, added: usize) {
-        self.open.fetch_add(added, Ordering::Relaxed);
-    }
-
-    /// Open attempts held now.
-    pub fn open_attempts(&self) -> usize {
-        self.open.load(Ordering::Relaxed)
-    }
-
-    /// Seals old attempts if there are more open ones than the limit allows.
-    fn seal(&self) {
-        if self.open.load(Ordering::Relaxed) <= self.next_seal.load(Ordering::Relaxed) {
-            return;
-        }
-        let Ok(_one_at_a_time) = self.sealing.try_lock() else {
-            return;
-        };
-        let horizon = self
-            .watermark
-            .load(Ordering::Relaxed)
-            .saturating_sub(SEAL_AFTER_SECS);
-        let mut sealed = 0;
-        let mut old: Vec<(u16, Attempt)> = Vec::new();
-        for mut entry in self.pairs.iter_mut() {
-            let state = entry.value_mut();
-            old.clear();
-            old.extend(state.attempts.extract_if(|_, a| a.last < horizon));
-            if old.is_empty() {
-                continue;
-            }
-            old.sort_unstable_by_key(|(_, a)| (a.first, a.outcome()));
-            let s = state.sealed.get_or_insert_with(Box::default);
-            for (port, a) in &old {
-                s.add(*port, a);
-            }
-            sealed += old.len();
-            if state.attempts.capacity() > 4 * state.attempts.len() + 16 {
-                state.attempts.shrink_to(2 * state.attempts.len());
-            }
-        }
-        let left = self
-            .open
-            .fetch_sub(sealed, Ordering::Relaxed)
-            .saturating_sub(sealed);
-        // Hysteresis: when recent attempts alone exceed the limit, do not sweep every commit.
-        self.next_seal.store(
-            self.open_limit.max(left.saturating_mul(2)),
-            Ordering::Relaxed,
-        );
+    /// Spill into `dir` (`None`: the system's temporary directory, `TMPDIR`). Spill files that
+    /// runs killed with `-9` left there are removed now.
+    pub fn with_temp_dir(mut self, dir: Option<PathBuf>) -> Aggregator {
+        crate::spill::remove_stale(&dir.clone().unwrap_or_else(std::env::temp_dir));
+        self.temp_dir = dir;
+        self
     }
 
     /// The catalogue the verdicts are about.
     pub fn catalogue(&self) -> &Catalogue {
-        &self.catalogue
+        &self.plan.catalogue
+    }
+
+    /// The plan (catalogue and window).
+    pub fn plan(&self) -> &Arc<Plan> {
+        &self.plan
+    }
+
+    /// Attempts held in memory now.
+    pub fn attempts_in_memory(&self) -> usize {
+        self.held.load(Ordering::Relaxed).max(0) as usize
+    }
+
+    /// Bytes spilled to disk so far, and how many times the state was spilled.
+    pub fn spilled(&self) -> (u64, u64) {
+        self.spill
+            .lock()
+            .ok()
+            .and_then(|s| s.spill.as_ref().map(|s| (s.bytes(), s.runs)))
+            .unwrap_or((0, 0))
     }
 
     /// A per-thread worker.
     pub fn worker(&self) -> Worker<&Aggregator> {
         Worker::new(self)
     }
-}
 
-impl<A: Deref<Target = Aggregator>> Worker<A> {
-    /// A worker for `agg` (a reference, or an `Arc` for a worker that must be `'static`).
-    pub fn new(agg: A) -> Worker<A> {
-        Worker {
-            agg,
-            local: HashMap::new(),
-            counts: LocalCounts::default(),
-            eni_status: HashMap::new(),
-            eni_ids: Vec::new(),
-            eni_endpoint: Vec::new(),
-        }
-    }
-}
-
-impl Aggregator {
-    pub(crate) fn eni_id_of(&self, name: &str) -> u32 {
-        self.eni_id(name)
-    }
-
-    fn eni_id(&self, name: &str) -> u32 {
-        if let Ok(names) = self.eni_names.read()
-            && let Some(&id) = names.1.get(name)
+    /// Merges `local` (a state of this aggregator's plan) in and empties it. `global` maps the
+    /// state's ENI ids to the aggregator's, and is extended as the state's table grows.
+    fn absorb(&self, local: &mut VerdictState, global: &mut Vec<u32>) {
+        if global.len() < local.enis.len()
+            && let Ok(mut table) = self.enis.write()
         {
-            return id;
+            for name in &local.enis.names()[global.len()..] {
+                global.push(table.id(name));
+            }
         }
-        let Ok(mut names) = self.eni_names.write() else {
-            return u32::MAX;
+        let map = |id: u32| global.get(id as usize).copied().unwrap_or(u32::MAX);
+        if let Ok(mut stats) = self.stats.lock() {
+            stats.add(&local.stats);
+        }
+        local.stats = RunStats::default();
+        for (id, (n, s)) in local.eni_status.drain() {
+            let mut e = self.eni_status.entry(map(id)).or_default();
+            e.0 += n;
+            e.1 += s;
+        }
+        let mut delta = 0isize;
+        for (key, mut pair) in local.take_pairs() {
+            match self.pairs.entry(key) {
+                dashmap::Entry::Occupied(mut e) => delta += e.get_mut().merge(&pair, &map),
+                dashmap::Entry::Vacant(e) => {
+                    for eni in &mut pair.enis {
+                        eni.0 = if eni.0 == u32::MAX {
+                            u32::MAX
+                        } else {
+                            map(eni.0)
+                        };
+                    }
+                    delta += pair.attempt_count() as isize;
+                    e.insert(pair);
+                }
+            }
+        }
+        self.held.fetch_add(delta as i64, Ordering::Relaxed);
+        self.maybe_spill();
+    }
+
+    /// Spills when more attempts are held than the bound allows.
+    fn maybe_spill(&self) {
+        if self.attempts_in_memory() <= self.limit {
+            return;
+        }
+        // One thread spills; the others go on committing (into pairs it has already visited).
+        let Ok(mut guard) = self.spill.try_lock() else {
+            return;
         };
-        if let Some(&id) = names.1.get(name) {
-            return id;
+        if guard.error.is_some() {
+            return;
         }
-        let id = names.0.len() as u32;
-        let name: Arc<str> = Arc::from(name);
-        names.0.push(name.clone());
-        names.1.insert(name, id);
-        id
+        if let Err(e) = self.spill_all(&mut guard) {
+            guard.error = Some(e.to_string());
+        }
     }
 
-    /// The name of a global ENI id.
-    pub(crate) fn eni_name(&self, id: u32) -> Arc<str> {
-        self.eni_names
+    /// Writes every pair in memory to its partition and empties the map.
+    fn spill_all(&self, guard: &mut SpillState) -> io::Result<()> {
+        if guard.spill.is_none() {
+            guard.spill = Some(Spill::create(self.temp_dir.as_deref())?);
+        }
+        let Some(spill) = guard.spill.as_mut() else {
+            return Ok(());
+        };
+        let mut written = 0usize;
+        let mut failure = None;
+        self.pairs.retain(|key, pair| {
+            if failure.is_some() {
+                return true;
+            }
+            put_pair(spill.buffer(partition(key, 0)), *key, pair, &|id| id);
+            written += pair.attempt_count();
+            if let Err(e) = spill.flush(false) {
+                failure = Some(e);
+            }
+            false
+        });
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        spill.flush(true)?;
+        spill.runs += 1;
+        self.held.fetch_sub(written as i64, Ordering::Relaxed);
+        tracing::debug!(written, bytes = spill.bytes(), "spilled the verdict state");
+        Ok(())
+    }
+
+    /// The ENI names and each ENI's NODATA and SKIPDATA counts, as the report needs them.
+    fn eni_tables(&self) -> io::Result<(std::sync::RwLockReadGuard<'_, EniTable>, EniStatus)> {
+        let enis = self
+            .enis
             .read()
-            .ok()
-            .and_then(|n| n.0.get(id as usize).cloned())
-            .unwrap_or_else(|| Arc::from("?"))
+            .map_err(|_| io::Error::other("the ENI table lock is poisoned"))?;
+        let status = self
+            .eni_status
+            .iter()
+            .map(|e| (*e.key(), *e.value()))
+            .collect();
+        Ok((enis, status))
     }
-}
 
-/// Counters a worker holds until it commits.
-#[derive(Clone, Copy, Debug, Default)]
-struct LocalCounts {
-    /// The latest record end folded.
-    latest: i64,
-    records: u64,
-    matched: u64,
-    ignored: u64,
-    non_tcp: u64,
-    outside: u64,
-    nodata: u64,
-    skipdata: u64,
+    /// The run counters so far.
+    pub fn stats(&self) -> RunStats {
+        self.stats.lock().map(|s| *s).unwrap_or_default()
+    }
+
+    /// Computes the verdicts. After a spill, the partitions are read one at a time (and
+    /// compacted as they are read, so a tail that reports often does not re-merge old runs).
+    pub fn report(&self) -> io::Result<Report> {
+        let mut guard = self
+            .spill
+            .lock()
+            .map_err(|_| io::Error::other("the spill lock is poisoned"))?;
+        if let Some(e) = &guard.error {
+            return Err(io::Error::other(format!(
+                "cannot spill the verdict state to disk: {e}; pass --temp-dir with room, or \
+                 raise --memory-limit"
+            )));
+        }
+        let (enis, status) = self.eni_tables()?;
+        let mut verdicts: Vec<PairVerdict> = Vec::new();
+        if guard.spill.is_none() {
+            verdicts.extend(
+                self.pairs
+                    .iter()
+                    .map(|e| judge(&self.plan, &enis, &status, *e.key(), e.value())),
+            );
+        } else {
+            // Spilling takes no ENI lock: the table only grows, and these ids stay valid.
+            self.spill_all(&mut guard)?;
+            let Some(spill) = guard.spill.as_mut() else {
+                return Err(io::Error::other("the spill went away"));
+            };
+            for part in 0..PARTITIONS {
+                spill.flush(true)?;
+                let size = spill.size(part);
+                if size == 0 {
+                    continue;
+                }
+                let path = spill.path(part);
+                let judge_all = &mut |pairs: &HashMap<PairKey, PairState>| {
+                    verdicts.extend(
+                        pairs
+                            .iter()
+                            .map(|(key, pair)| judge(&self.plan, &enis, &status, *key, pair)),
+                    );
+                };
+                if let Some(compact) = self.judge_file(&path, size, 1, judge_all)?
+                    && (compact.len() as u64) < size
+                {
+                    spill.replace(part, &compact)?;
+                }
+            }
+        }
+        Ok(Report::new(verdicts, self.stats(), &self.plan))
+    }
+
+    /// Merges the pair records of one spill file and hands them to `judge_all`; returns them
+    /// compacted. A file too large to merge within the memory bound is split first into
+    /// sub-partitions by a hash of another `level`, each merged on its own (a single pair is
+    /// never split: it is the unit of a verdict).
+    fn judge_file(
+        &self,
+        path: &std::path::Path,
+        size: u64,
+        level: u32,
+        judge_all: &mut dyn FnMut(&HashMap<PairKey, PairState>),
+    ) -> io::Result<Option<Vec<u8>>> {
+        let open = || -> io::Result<PairReader<io::BufReader<std::fs::File>>> {
+            Ok(PairReader::new(io::BufReader::with_capacity(
+                1 << 16,
+                std::fs::File::open(path)?,
+            )))
+        };
+        let fits =
+            size.saturating_mul(ENCODED_TO_MEMORY) <= (self.limit * BYTES_PER_ATTEMPT) as u64;
+        if !fits && level < MAX_LEVELS {
+            let dir = path.with_extension(format!("l{level}"));
+            std::fs::create_dir_all(&dir)?;
+            let sub = |i: usize| dir.join(format!("sub-{i:02}.bin"));
+            let mut buffers: Vec<Vec<u8>> = vec![Vec::new(); PARTITIONS];
+            let mut sizes = vec![0u64; PARTITIONS];
+            let flush = |i: usize, buf: &mut Vec<u8>, sizes: &mut Vec<u64>| -> io::Result<()> {
+                let mut f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(sub(i))?;
+                io::Write::write_all(&mut f, buf)?;
+                sizes[i] += buf.len() as u64;
+                buf.clear();
+                Ok(())
+            };
+            let mut reader = open()?;
+            while let Some((key, pair)) = reader.next().map_err(io::Error::other)? {
+                let i = partition(&key, level);
+                put_pair(&mut buffers[i], key, &pair, &|id| id);
+                if buffers[i].len() >= 1 << 18 {
+                    flush(i, &mut buffers[i], &mut sizes)?;
+                }
+            }
+            for (i, buf) in buffers.iter_mut().enumerate() {
+                if !buf.is_empty() {
+                    flush(i, buf, &mut sizes)?;
+                }
+            }
+            for (i, &n) in sizes.iter().enumerate() {
+                if n > 0 {
+                    self.judge_file(&sub(i), n, level + 1, judge_all)?;
+                }
+            }
+            std::fs::remove_dir_all(&dir)?;
+            return Ok(None);
+        }
+        let mut pairs: HashMap<PairKey, PairState> = HashMap::new();
+        let mut reader = open()?;
+        while let Some((key, pair)) = reader.next().map_err(io::Error::other)? {
+            pairs.entry(key).or_default().merge(&pair, &|id| id);
+        }
+        judge_all(&pairs);
+        let mut compact = Vec::new();
+        for (key, pair) in &pairs {
+            put_pair(&mut compact, *key, pair, &|id| id);
+        }
+        Ok(Some(compact))
+    }
+
+    /// Writes the whole state (in memory and spilled) in [`VerdictState`]'s binary form. Call it
+    /// when no worker commits (the checkpoint lock guarantees that).
+    pub fn write_state(&self, w: &mut dyn io::Write) -> io::Result<()> {
+        let mut guard = self
+            .spill
+            .lock()
+            .map_err(|_| io::Error::other("the spill lock is poisoned"))?;
+        let (enis, status) = self.eni_tables()?;
+        let stats = self.stats();
+        let mut writer = StateWriter::begin(w, &self.plan, enis.names(), &stats, &status)?;
+        for entry in self.pairs.iter() {
+            writer.pair(*entry.key(), entry.value())?;
+        }
+        if let Some(spill) = guard.spill.as_mut() {
+            for part in 0..PARTITIONS {
+                if let Some(file) = spill.open(part)? {
+                    let mut reader = PairReader::new(file);
+                    while let Some((key, pair)) = reader.next().map_err(io::Error::other)? {
+                        writer.pair(key, &pair)?;
+                    }
+                }
+            }
+        }
+        writer.finish()
+    }
+
+    /// Merges a state that [`Aggregator::write_state`] or [`VerdictState::encode`] wrote.
+    pub fn read_state(&self, r: impl io::Read) -> Result<(), StateError> {
+        let mut reader = StateReader::begin(r, &self.plan)?;
+        let mut local = VerdictState::new(self.plan.clone());
+        let header = reader.header();
+        let ids: Vec<u32> = header.enis.iter().map(|n| local.enis.id(n)).collect();
+        local.stats = header.stats;
+        for &(id, n, s) in &header.eni_status {
+            let id = if id == u32::MAX { id } else { ids[id as usize] };
+            let e = local.eni_status.entry(id).or_default();
+            e.0 += n;
+            e.1 += s;
+        }
+        let mut global = Vec::new();
+        let mut batch = 0usize;
+        while let Some((key, pair)) = reader.next_pair()? {
+            batch += pair.attempt_count();
+            local.pairs.entry(key).or_default().merge(&pair, &|id| {
+                if id == u32::MAX { id } else { ids[id as usize] }
+            });
+            // Commit in slices, so a state larger than the bound spills as it is read.
+            if batch >= 1 << 16 {
+                self.absorb(&mut local, &mut global);
+                batch = 0;
+            }
+        }
+        self.absorb(&mut local, &mut global);
+        Ok(())
+    }
+
+    /// Merges a state of this aggregator's plan in.
+    pub fn merge(&self, state: &VerdictState) {
+        let mut local = state.clone();
+        self.absorb(&mut local, &mut Vec::new());
+    }
 }
 
 /// Folds batches into an [`Aggregator`] from one thread.
@@ -388,316 +454,36 @@ struct LocalCounts {
 #[derive(Debug)]
 pub struct Worker<A: Deref<Target = Aggregator>> {
     agg: A,
-    local: HashMap<PairKey, PairState>,
-    counts: LocalCounts,
-    eni_status: HashMap<u32, (u64, u64)>,
-    /// Per dictionary key of the batch's interface-id column: the global ENI id …
-    eni_ids: Vec<u32>,
-    /// … and the endpoint that owns it (`u32::MAX`: none).
-    eni_endpoint: Vec<u32>,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Status {
-    Ok,
-    NoData,
-    SkipData,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Action {
-    Accept,
-    Reject,
-    Other,
-}
-
-/// Maps each dictionary value of a column through `f`, once per batch.
-fn per_key<T>(dict: Option<&DictionaryArray<Int32Type>>, mut f: impl FnMut(&str) -> T) -> Vec<T> {
-    match dict {
-        Some(d) => d
-            .values()
-            .as_string::<i32>()
-            .iter()
-            .map(|v| f(v.unwrap_or("")))
-            .collect(),
-        None => Vec::new(),
-    }
-}
-
-fn dict<'b>(batch: &'b RecordBatch, name: &str) -> Option<&'b DictionaryArray<Int32Type>> {
-    let c = batch.column_by_name(name)?;
-    matches!(c.data_type(), DataType::Dictionary(k, _) if **k == DataType::Int32)
-        .then(|| c.as_dictionary::<Int32Type>())
-}
-
-fn ip<'b>(batch: &'b RecordBatch, name: &str) -> Option<&'b FixedSizeBinaryArray> {
-    let c = batch.column_by_name(name)?;
-    (c.data_type() == &DataType::FixedSizeBinary(16)).then(|| c.as_fixed_size_binary())
-}
-
-fn prim<'b, T: arrow_array::types::ArrowPrimitiveType>(
-    batch: &'b RecordBatch,
-    name: &str,
-) -> Option<&'b PrimitiveArray<T>> {
-    let c = batch.column_by_name(name)?;
-    (c.data_type() == &T::DATA_TYPE || matches!((c.data_type(), &T::DATA_TYPE), (DataType::Timestamp(u1, _), DataType::Timestamp(u2, _)) if u1 == u2))
-        .then(|| c.as_primitive::<T>())
-}
-
-#[inline]
-fn key_at(d: &DictionaryArray<Int32Type>, row: usize) -> Option<usize> {
-    d.keys().is_valid(row).then(|| d.keys().value(row) as usize)
-}
-
-#[inline]
-fn ip_at(a: &FixedSizeBinaryArray, row: usize) -> Option<[u8; 16]> {
-    if a.is_null(row) {
-        return None;
-    }
-    a.value(row).try_into().ok()
+    local: VerdictState,
+    /// The local state's ENI ids → the aggregator's.
+    global: Vec<u32>,
 }
 
 impl<A: Deref<Target = Aggregator>> Worker<A> {
+    /// A worker for `agg` (a reference, or an `Arc` for a worker that must be `'static`).
+    pub fn new(agg: A) -> Worker<A> {
+        let local = VerdictState::new(agg.plan.clone());
+        Worker {
+            agg,
+            local,
+            global: Vec::new(),
+        }
+    }
+
     /// Folds one batch in and commits it at once.
-    pub fn add_batch(&mut self, batch: &RecordBatch) -> Result<(), MissingFields> {
+    pub fn add_batch(&mut self, batch: &arrow_array::RecordBatch) -> Result<(), MissingFields> {
         let result = self.fold(batch);
         self.commit();
         result
     }
 
+    /// Folds one batch of decoded records into the worker's local state.
+    pub fn fold(&mut self, batch: &arrow_array::RecordBatch) -> Result<(), MissingFields> {
+        self.local.fold(batch)
+    }
+
     /// Merges everything folded since the last commit into the shared state.
     pub fn commit(&mut self) {
-        let agg = &*self.agg;
-        let c = &agg.counters;
-        let l = std::mem::take(&mut self.counts);
-        c.records.fetch_add(l.records, Ordering::Relaxed);
-        c.matched.fetch_add(l.matched, Ordering::Relaxed);
-        c.ignored.fetch_add(l.ignored, Ordering::Relaxed);
-        c.non_tcp.fetch_add(l.non_tcp, Ordering::Relaxed);
-        c.outside_window.fetch_add(l.outside, Ordering::Relaxed);
-        c.nodata.fetch_add(l.nodata, Ordering::Relaxed);
-        c.skipdata.fetch_add(l.skipdata, Ordering::Relaxed);
-        for (eni, (n, s)) in self.eni_status.drain() {
-            let mut e = agg.eni_status.entry(eni).or_default();
-            e.0 += n;
-            e.1 += s;
-        }
-        agg.watermark.fetch_max(l.latest, Ordering::Relaxed);
-        let mut added = 0;
-        for (key, state) in self.local.drain() {
-            added += agg.pairs.entry(key).or_default().merge(state);
-        }
-        agg.open.fetch_add(added, Ordering::Relaxed);
-        agg.seal();
+        self.agg.absorb(&mut self.local, &mut self.global);
     }
-
-    /// Drops everything folded since the last commit (a source that is to be read again).
-    pub fn discard(&mut self) {
-        self.counts = LocalCounts::default();
-        self.eni_status.clear();
-        self.local.clear();
-    }
-
-    /// Folds one batch of decoded records into the worker's local state.
-    pub fn fold(&mut self, batch: &RecordBatch) -> Result<(), MissingFields> {
-        let missing: Vec<&'static str> = REQUIRED
-            .iter()
-            .copied()
-            .filter(|n| batch.column_by_name(n).is_none())
-            .collect();
-        let agg = &*self.agg;
-        let rows = batch.num_rows();
-        self.counts.records += rows as u64;
-        let status_col = dict(batch, "log-status");
-        let status = per_key(status_col, |v| match v {
-            "NODATA" => Status::NoData,
-            "SKIPDATA" => Status::SkipData,
-            _ => Status::Ok,
-        });
-        let eni_col = dict(batch, "interface-id");
-        self.eni_ids = per_key(eni_col, |v| agg.eni_id(v));
-        self.eni_endpoint = per_key(eni_col, |v| {
-            agg.eni_owner.get(v).copied().unwrap_or(u32::MAX)
-        });
-
-        // NODATA / SKIPDATA records carry no flow; count them per ENI whatever the format.
-        let mut nodata = 0;
-        let mut skipdata = 0;
-        if let Some(sc) = status_col {
-            for row in 0..rows {
-                let s = key_at(sc, row).map_or(Status::Ok, |k| status[k]);
-                if s != Status::Ok {
-                    let eni = eni_col
-                        .and_then(|e| key_at(e, row))
-                        .map_or(u32::MAX, |k| self.eni_ids[k]);
-                    let entry = self.eni_status.entry(eni).or_default();
-                    if s == Status::NoData {
-                        entry.0 += 1;
-                        nodata += 1;
-                    } else {
-                        entry.1 += 1;
-                        skipdata += 1;
-                    }
-                }
-            }
-        }
-        self.counts.nodata += nodata;
-        self.counts.skipdata += skipdata;
-        if !missing.is_empty() {
-            return Err(MissingFields(missing));
-        }
-
-        let (Some(src), Some(dst), Some(sport), Some(dport), Some(proto), Some(action_col)) = (
-            ip(batch, "srcaddr"),
-            ip(batch, "dstaddr"),
-            prim::<UInt16Type>(batch, "srcport"),
-            prim::<UInt16Type>(batch, "dstport"),
-            prim::<UInt8Type>(batch, "protocol"),
-            dict(batch, "action"),
-        ) else {
-            return Err(MissingFields(REQUIRED.to_vec()));
-        };
-        let pkt_src = ip(batch, "pkt-srcaddr");
-        let pkt_dst = ip(batch, "pkt-dstaddr");
-        let start = prim::<TimestampSecondType>(batch, "start");
-        let end = prim::<TimestampSecondType>(batch, "end");
-        let tcp_flags = prim::<UInt16Type>(batch, "tcp-flags");
-        let actions = per_key(Some(action_col), |v| match v {
-            "ACCEPT" => Action::Accept,
-            "REJECT" => Action::Reject,
-            _ => Action::Other,
-        });
-        let direction_col = dict(batch, "flow-direction");
-        let directions = per_key(direction_col, |v| match v {
-            "ingress" => Some(true),
-            "egress" => Some(false),
-            _ => None,
-        });
-        let (since, until) = agg.window;
-        let mut matched = 0u64;
-        let mut ignored = 0u64;
-        let mut non_tcp = 0u64;
-        let mut outside = 0u64;
-        let mut latest = i64::MIN;
-
-        for row in 0..rows {
-            if let Some(sc) = status_col
-                && key_at(sc, row).is_some_and(|k| status[k] != Status::Ok)
-            {
-                continue;
-            }
-            let (Some(dport_v), Some(sport_v)) = (
-                dport.is_valid(row).then(|| dport.value(row)),
-                sport.is_valid(row).then(|| sport.value(row)),
-            ) else {
-                ignored += 1;
-                continue;
-            };
-            let dst_port_hit = agg.ports[dport_v as usize];
-            let src_port_hit = agg.ports[sport_v as usize];
-            if !dst_port_hit && !src_port_hit {
-                ignored += 1;
-                continue;
-            }
-            let (Some(s), Some(d)) = (ip_at(src, row), ip_at(dst, row)) else {
-                ignored += 1;
-                continue;
-            };
-            // Through a NAT or transit gateway, pkt-*addr holds the address that matters.
-            let s = pkt_src.and_then(|p| ip_at(p, row)).unwrap_or(s);
-            let d = pkt_dst.and_then(|p| ip_at(p, row)).unwrap_or(d);
-            let (endpoint, client, client_port, request) = if let Some(&e) =
-                dst_port_hit.then(|| agg.index.get(&(d, dport_v))).flatten()
-            {
-                (e, s, sport_v, true)
-            } else if let Some(&e) = src_port_hit.then(|| agg.index.get(&(s, sport_v))).flatten() {
-                (e, d, dport_v, false)
-            } else {
-                ignored += 1;
-                continue;
-            };
-            if !proto.is_valid(row) || proto.value(row) != 6 {
-                non_tcp += 1;
-                continue;
-            }
-            let first = start.and_then(|c| c.is_valid(row).then(|| c.value(row)));
-            let last = end.and_then(|c| c.is_valid(row).then(|| c.value(row)));
-            if last.is_some_and(|l| l < since) || first.is_some_and(|f| f > until) {
-                outside += 1;
-                continue;
-            }
-            let action = key_at(action_col, row).map_or(Action::Other, |k| actions[k]);
-            if action == Action::Other {
-                ignored += 1;
-                continue;
-            }
-            matched += 1;
-            latest = latest.max(last.or(first).unwrap_or(i64::MIN));
-            let eni_key = eni_col.and_then(|c| key_at(c, row));
-            let eni = eni_key.map_or(u32::MAX, |k| self.eni_ids[k]);
-            let endpoint_has_enis = !agg.catalogue.endpoints[endpoint as usize]
-                .interface_ids
-                .is_empty();
-            let direction = direction_col
-                .and_then(|c| key_at(c, row))
-                .and_then(|k| directions[k]);
-            let (at_endpoint, inferred) = if endpoint_has_enis {
-                (
-                    eni_key.is_some_and(|k| self.eni_endpoint[k] == endpoint),
-                    false,
-                )
-            } else if let Some(ingress) = direction {
-                // A request arrives at the endpoint; a reply leaves it.
-                (ingress == request, false)
-            } else {
-                (true, true)
-            };
-            let accept = action == Action::Accept;
-            let bit = match (request, accept, at_endpoint) {
-                (true, true, true) => flag::REQ_ACCEPT_ENDPOINT,
-                (true, false, true) => flag::REQ_REJECT_ENDPOINT,
-                (true, true, false) => flag::REQ_ACCEPT_CLIENT,
-                (true, false, false) => flag::REQ_REJECT_CLIENT,
-                (false, true, true) => flag::REP_ACCEPT_ENDPOINT,
-                (false, false, true) => flag::REP_REJECT_ENDPOINT,
-                (false, true, false) => flag::REP_ACCEPT_CLIENT,
-                (false, false, false) => flag::REP_REJECT_CLIENT,
-            };
-            let tcp = tcp_flags.and_then(|c| c.is_valid(row).then(|| c.value(row) as u8));
-            let mut observed = Attempt {
-                flags: bit
-                    | if inferred { flag::SIDE_INFERRED } else { 0 }
-                    | if tcp.is_some() { flag::TCP_FLAGS } else { 0 },
-                records: 1,
-                rejects: u32::from(!accept),
-                first: first.or(last).unwrap_or(0),
-                last: last.or(first).unwrap_or(0),
-                ..Attempt::default()
-            };
-            if accept && let Some(t) = tcp {
-                if request {
-                    observed.request_tcp = t;
-                } else {
-                    observed.reply_tcp = t;
-                }
-            }
-            let pair = self.local.entry((endpoint, client)).or_default();
-            pair.attempts
-                .entry(client_port)
-                .or_default()
-                .merge(&observed);
-            pair.note_eni(eni, bit);
-        }
-        self.counts.matched += matched;
-        self.counts.ignored += ignored;
-        self.counts.non_tcp += non_tcp;
-        self.counts.outside += outside;
-        self.counts.latest = self.counts.latest.max(latest);
-        Ok(())
-    }
-}
-
-/// The address of a 16-byte key.
-pub(crate) fn addr(bytes: [u8; 16]) -> IpAddr {
-    vpcflow_core::value::ip_from_bytes(bytes)
 }

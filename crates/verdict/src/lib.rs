@@ -2,29 +2,46 @@
 //! where, and since when.
 //!
 //! # A tour
-//! - [`Catalogue`]: the endpoints to judge, from TOML.
-//! - [`Aggregator`]: shared, concurrent state; each decoding thread folds batches in through
-//!   its own [`Worker`].
-//! - [`Attempt`] and [`Outcome`]: one TCP connection attempt and what happened to it.
+//! - [`Catalogue`]: the endpoints to judge, from TOML; [`Plan`]: a catalogue with its lookup
+//!   tables and the time window, shared by every state of a run.
+//! - [`VerdictState`]: the mergeable partial state of a run. Records fold into it; two states
+//!   merge into the state of both sets of records, whatever the order; it serialises in a
+//!   versioned binary form ([`StateError`] when that cannot be read).
+//! - [`Aggregator`]: the shared, concurrent state of a run, bounded in memory by spilling to
+//!   temporary files; each decoding thread folds batches in through its own [`Worker`].
+//! - [`Attempt`] and [`Outcome`]: one TCP connection attempt and what happened to it; records of
+//!   one client port more than [`PORT_REUSE_GAP_SECS`] apart are different attempts.
 //! - [`Report`] and [`PairVerdict`]: per client–endpoint pair, [`Verdict`]s with counts, times,
 //!   a reason and a confidence; [`Report::to_batch`] hands them to any output writer.
 //!
 //! The semantics are specified in `docs/verdicts.md`.
 #![deny(missing_docs)]
 
+mod attempts;
 mod catalogue;
+mod codec;
+mod columns;
 mod engine;
 mod outcome;
+mod plan;
+mod reason;
 mod report;
+mod spill;
 mod state;
 
 use std::net::IpAddr;
 
+pub use attempts::PORT_REUSE_GAP_SECS;
 pub use catalogue::{Catalogue, CatalogueError, Endpoint};
-pub use engine::{Aggregator, DEFAULT_OPEN_LIMIT, MissingFields, SEAL_AFTER_SECS, Worker};
+pub use codec::{StateError, VERSION as STATE_VERSION};
+pub use engine::{
+    Aggregator, BYTES_PER_ATTEMPT, DEFAULT_MEMORY_LIMIT, MissingFields, REQUIRED, Worker,
+};
 pub use outcome::{Attempt, Counts, Outcome, Timeline, Verdict, flag, tcp};
-pub use report::{Confidence, Explanation, PairVerdict, Report, RunStats, rfc3339};
-pub use state::{PairRecord, SealedRecord, State};
+pub use plan::Plan;
+pub use report::{Confidence, Explanation, PairVerdict, Report, RunStats, Side, rfc3339};
+pub use spill::remove_spill_dirs;
+pub use state::VerdictState;
 
 /// An address as the 16 bytes the decoder stores.
 pub(crate) fn ip16(a: IpAddr) -> [u8; 16] {

@@ -32,6 +32,22 @@ pub mod flag {
     pub const REP_ACCEPT: u16 = REP_ACCEPT_ENDPOINT | REP_ACCEPT_CLIENT;
     /// Any REJECTed reply.
     pub const REP_REJECT: u16 = REP_REJECT_ENDPOINT | REP_REJECT_CLIENT;
+
+    /// The bit of a record: a request or a reply, ACCEPTed or REJECTed, seen at the endpoint
+    /// side or the client side.
+    #[inline]
+    pub const fn record_kind(request: bool, accept: bool, at_endpoint: bool) -> u16 {
+        match (request, accept, at_endpoint) {
+            (true, true, true) => REQ_ACCEPT_ENDPOINT,
+            (true, false, true) => REQ_REJECT_ENDPOINT,
+            (true, true, false) => REQ_ACCEPT_CLIENT,
+            (true, false, false) => REQ_REJECT_CLIENT,
+            (false, true, true) => REP_ACCEPT_ENDPOINT,
+            (false, false, true) => REP_REJECT_ENDPOINT,
+            (false, true, false) => REP_ACCEPT_CLIENT,
+            (false, false, false) => REP_REJECT_CLIENT,
+        }
+    }
 }
 
 /// TCP flag values as AWS logs them in `tcp-flags`.
@@ -76,8 +92,8 @@ impl Attempt {
         self.flags |= o.flags;
         self.request_tcp |= o.request_tcp;
         self.reply_tcp |= o.reply_tcp;
-        self.records += o.records;
-        self.rejects += o.rejects;
+        self.records = self.records.saturating_add(o.records);
+        self.rejects = self.rejects.saturating_add(o.rejects);
         self.first = self.first.min(o.first);
         self.last = self.last.max(o.last);
     }

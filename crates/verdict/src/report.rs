@@ -2,13 +2,45 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use arrow_array::{ArrayRef, BooleanArray, RecordBatch, StringArray, UInt16Array, UInt64Array};
 use arrow_schema::{Field, Schema};
 
-use crate::engine::{Aggregator, PairState, addr};
-use crate::outcome::{Counts, Outcome, Verdict, flag, tcp};
+use hashbrown::HashMap;
+
+use crate::catalogue::Endpoint;
+use crate::outcome::{Attempt, Counts, Outcome, Timeline, Verdict, flag};
+use crate::plan::{EniTable, Plan};
+use crate::reason;
+use crate::state::{PairKey, PairState};
+
+/// The address of a 16-byte key.
+pub(crate) fn addr(bytes: [u8; 16]) -> IpAddr {
+    vpcflow_core::value::ip_from_bytes(bytes)
+}
+
+/// How the side a record was seen on was decided (`docs/verdicts.md`, "Where a record was
+/// seen").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Side {
+    /// By the endpoint's ENIs in the catalogue.
+    Eni,
+    /// By the records' `flow-direction`.
+    FlowDirection,
+    /// Neither: taken as seen at the endpoint.
+    Inferred,
+}
+
+impl Side {
+    /// The JSON/CSV spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Eni => "eni",
+            Side::FlowDirection => "flow-direction",
+            Side::Inferred => "inferred",
+        }
+    }
+}
 
 /// How sure a verdict is, given what the logs say about themselves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -55,8 +87,8 @@ pub struct PairVerdict {
     pub changed_at: Option<i64>,
     /// For intermittent pairs: the outcome of the latest attempts.
     pub latest: Option<Outcome>,
-    /// How the side records were seen on was decided: `eni`, `flow-direction` or `inferred`.
-    pub side: &'static str,
+    /// How the side records were seen on was decided.
+    pub side: Side,
     /// How sure the verdict is.
     pub confidence: Confidence,
     /// One human sentence saying why.
@@ -110,6 +142,53 @@ pub struct RunStats {
     pub skipdata: u64,
 }
 
+impl RunStats {
+    /// The counters in a fixed order: records, matched, ignored, not TCP, outside the window,
+    /// NODATA, SKIPDATA.
+    pub fn to_array(&self) -> [u64; 7] {
+        [
+            self.records,
+            self.matched,
+            self.ignored,
+            self.non_tcp,
+            self.outside_window,
+            self.nodata,
+            self.skipdata,
+        ]
+    }
+
+    /// The inverse of [`RunStats::to_array`].
+    pub fn from_array(a: [u64; 7]) -> RunStats {
+        let [
+            records,
+            matched,
+            ignored,
+            non_tcp,
+            outside_window,
+            nodata,
+            skipdata,
+        ] = a;
+        RunStats {
+            records,
+            matched,
+            ignored,
+            non_tcp,
+            outside_window,
+            nodata,
+            skipdata,
+        }
+    }
+
+    /// Adds another run's counters.
+    pub fn add(&mut self, o: &RunStats) {
+        let mut a = self.to_array();
+        for (x, y) in a.iter_mut().zip(o.to_array()) {
+            *x += y;
+        }
+        *self = RunStats::from_array(a);
+    }
+}
+
 /// Every verdict of a run, blocked first.
 #[derive(Clone, Debug, Default)]
 pub struct Report {
@@ -129,28 +208,187 @@ pub fn rfc3339(secs: i64) -> String {
     jiff::Timestamp::from_second(secs).map_or_else(|_| secs.to_string(), |t| t.to_string())
 }
 
-impl Aggregator {
-    /// Computes the verdicts.
-    pub fn report(&self) -> Report {
-        let c = &self.counters;
-        let stats = RunStats {
-            records: c.records.load(Ordering::Relaxed),
-            matched: c.matched.load(Ordering::Relaxed),
-            ignored: c.ignored.load(Ordering::Relaxed),
-            non_tcp: c.non_tcp.load(Ordering::Relaxed),
-            outside_window: c.outside_window.load(Ordering::Relaxed),
-            nodata: c.nodata.load(Ordering::Relaxed),
-            skipdata: c.skipdata.load(Ordering::Relaxed),
-        };
-        let mut verdicts: Vec<PairVerdict> = self
-            .pairs
+/// What a pair's attempts add up to: the sums behind its verdict.
+#[derive(Clone, Debug, Default)]
+struct Totals {
+    counts: Counts,
+    flags: u16,
+    request_tcp: u8,
+    reply_tcp: u8,
+    records: u64,
+    first: i64,
+    last: i64,
+    ports: (u16, u16),
+}
+
+impl Totals {
+    /// Adds one attempt on client port `port`.
+    fn add(&mut self, port: u16, a: &Attempt) {
+        if self.counts.attempts == 0 {
+            self.first = a.first;
+            self.last = a.last;
+            self.ports = (port, port);
+        }
+        self.counts.add(a);
+        self.flags |= a.flags;
+        self.request_tcp |= a.request_tcp;
+        self.reply_tcp |= a.reply_tcp;
+        self.records += u64::from(a.records);
+        self.first = self.first.min(a.first);
+        self.last = self.last.max(a.last);
+        self.ports = (self.ports.0.min(port), self.ports.1.max(port));
+    }
+}
+
+/// The verdict on one pair, from all of its attempts.
+pub(crate) fn judge(
+    plan: &Plan,
+    enis: &EniTable,
+    eni_status: &HashMap<u32, (u64, u64)>,
+    (endpoint, client): PairKey,
+    state: &PairState,
+) -> PairVerdict {
+    let e = &plan.catalogue.endpoints[endpoint as usize];
+    let mut attempts: Vec<(i64, i64, u16, &Attempt)> = state
+        .attempts
+        .iter()
+        .flat_map(|(&port, list)| {
+            list.as_slice()
+                .iter()
+                .map(move |a| (a.first, a.last, port, a))
+        })
+        .collect();
+    // Time order, with ties broken by the attempts' own fields: the same set of attempts
+    // gives the same timeline whatever order they were folded in.
+    attempts.sort_unstable_by(|x, y| {
+        (x.0, x.1, x.2, x.3.flags, x.3.records).cmp(&(y.0, y.1, y.2, y.3.flags, y.3.records))
+    });
+    let mut totals = Totals::default();
+    let mut timeline = Timeline::default();
+    for &(first, _, port, a) in &attempts {
+        totals.add(port, a);
+        timeline.push(first, a.outcome());
+    }
+    let counts = totals.counts;
+    let verdict = Verdict::from_counts(&counts);
+    let (changed_at, latest) = if verdict == Verdict::Intermittent {
+        (timeline.since, timeline.latest)
+    } else {
+        (None, None)
+    };
+    let side = if totals.flags & flag::SIDE_INFERRED != 0 {
+        Side::Inferred
+    } else if e.interface_ids.is_empty() {
+        Side::FlowDirection
+    } else {
+        Side::Eni
+    };
+    let names = EniNames { enis, state };
+    let facts = reason::Facts {
+        endpoint: e,
+        client: addr(client),
+        verdict,
+        counts: &counts,
+        request_tcp: totals.request_tcp,
+        reply_tcp: totals.reply_tcp,
+        changed_at,
+        latest,
+        enis: &|bits| names.with(bits),
+    };
+    PairVerdict {
+        endpoint: e.name.clone(),
+        client: addr(client),
+        port: e.port,
+        verdict,
+        counts,
+        records: totals.records,
+        first_seen: totals.first,
+        last_seen: totals.last,
+        changed_at,
+        latest,
+        side,
+        confidence: confidence(side, e, enis, eni_status, state),
+        reason: reason::sentence(&facts),
+        client_ports: totals.ports,
+        endpoint_enis: names.endpoint_side(),
+        explanation: None,
+    }
+}
+
+/// The ENI names behind a pair's records.
+struct EniNames<'a> {
+    enis: &'a EniTable,
+    state: &'a PairState,
+}
+
+impl EniNames<'_> {
+    /// The names of the ENIs that logged records of the kinds in `bits`, sorted.
+    fn with(&self, bits: u16) -> Vec<Arc<str>> {
+        let mut names: Vec<Arc<str>> = self
+            .state
+            .enis
             .iter()
-            .map(|entry| self.judge(entry.key().0, entry.key().1, entry.value()))
+            .filter(|(_, b)| b & bits != 0)
+            .map(|(id, _)| self.enis.name(*id))
             .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// The ENIs on the endpoint's side, REJECTing ones first, each once.
+    fn endpoint_side(&self) -> Vec<String> {
+        const ENDPOINT: u16 =
+            flag::REQ_ACCEPT_ENDPOINT | flag::REP_ACCEPT_ENDPOINT | flag::REP_REJECT_ENDPOINT;
+        let mut v: Vec<String> = Vec::new();
+        for e in self
+            .with(flag::REQ_REJECT_ENDPOINT)
+            .iter()
+            .chain(&self.with(ENDPOINT))
+        {
+            if !v.iter().any(|x| x.as_str() == &**e) {
+                v.push(e.to_string());
+            }
+        }
+        v
+    }
+}
+
+/// How sure a verdict is: lowered by NODATA or SKIPDATA on the endpoint's catalogued ENIs or
+/// the ENIs the pair's records came from, and by an inferred side.
+fn confidence(
+    side: Side,
+    e: &Endpoint,
+    enis: &EniTable,
+    eni_status: &HashMap<u32, (u64, u64)>,
+    state: &PairState,
+) -> Confidence {
+    let mut confidence = if side == Side::Inferred {
+        Confidence::Medium
+    } else {
+        Confidence::High
+    };
+    let catalogued = e.interface_ids.iter().filter_map(|i| enis.get(i));
+    for id in state.enis.iter().map(|(id, _)| *id).chain(catalogued) {
+        if let Some(&(nodata, skipdata)) = eni_status.get(&id) {
+            if skipdata > 0 {
+                confidence = Confidence::Low;
+            } else if nodata > 0 {
+                confidence = confidence.min(Confidence::Medium);
+            }
+        }
+    }
+    confidence
+}
+
+impl Report {
+    /// The report of `verdicts`, sorted blocked first, with the run's counters and the
+    /// endpoints of `plan` no record touched.
+    pub(crate) fn new(mut verdicts: Vec<PairVerdict>, stats: RunStats, plan: &Plan) -> Report {
         verdicts.sort_by(|a, b| {
             (a.verdict, &a.endpoint, a.client).cmp(&(b.verdict, &b.endpoint, b.client))
         });
-        let silent_endpoints = self
+        let silent_endpoints = plan
             .catalogue
             .endpoints
             .iter()
@@ -162,212 +400,6 @@ impl Aggregator {
             stats,
             silent_endpoints,
             explained: false,
-        }
-    }
-
-    fn judge(&self, endpoint: u32, client: [u8; 16], state: &PairState) -> PairVerdict {
-        let e = &self.catalogue.endpoints[endpoint as usize];
-        let client = addr(client);
-        // Sealed attempts first (they are the older ones), then the open ones in time order.
-        let sealed = state.sealed.as_deref().cloned().unwrap_or_default();
-        let mut counts = sealed.counts;
-        let mut flags = sealed.flags;
-        let mut first = if sealed.records > 0 {
-            sealed.first
-        } else {
-            i64::MAX
-        };
-        let mut last = if sealed.records > 0 {
-            sealed.last
-        } else {
-            i64::MIN
-        };
-        let mut records = sealed.records;
-        let mut timeline: Vec<(i64, Outcome)> = Vec::with_capacity(state.attempts.len());
-        let mut request_tcp = sealed.request_tcp;
-        let mut reply_tcp = sealed.reply_tcp;
-        let mut client_ports = if sealed.records > 0 {
-            sealed.ports
-        } else {
-            (u16::MAX, 0u16)
-        };
-        for (&port, a) in &state.attempts {
-            client_ports = (client_ports.0.min(port), client_ports.1.max(port));
-            counts.add(a);
-            flags |= a.flags;
-            first = first.min(a.first);
-            last = last.max(a.last);
-            records += u64::from(a.records);
-            request_tcp |= a.request_tcp;
-            reply_tcp |= a.reply_tcp;
-            timeline.push((a.first, a.outcome()));
-        }
-        let verdict = Verdict::from_counts(&counts);
-        let (changed_at, latest) = if verdict == Verdict::Intermittent {
-            timeline.sort();
-            let mut t = sealed.timeline;
-            for (at, o) in timeline {
-                t.push(at, o);
-            }
-            (t.since, t.latest)
-        } else {
-            (None, None)
-        };
-        // The ENI names behind each kind of record, smallest first, for stable reasons.
-        let enis_with = |bits: u16| -> Vec<Arc<str>> {
-            let mut names: Vec<Arc<str>> = state
-                .enis
-                .iter()
-                .filter(|(_, b)| b & bits != 0)
-                .map(|(id, _)| self.eni_name(*id))
-                .collect();
-            names.sort();
-            names.dedup();
-            names
-        };
-        let side = if flags & flag::SIDE_INFERRED != 0 {
-            "inferred"
-        } else if e.interface_ids.is_empty() {
-            "flow-direction"
-        } else {
-            "eni"
-        };
-        // NODATA/SKIPDATA on the endpoint's ENIs or the ENIs this pair's records came from.
-        let mut confidence = if side == "inferred" {
-            Confidence::Medium
-        } else {
-            Confidence::High
-        };
-        let ids: Vec<u32> = state.enis.iter().map(|(id, _)| *id).collect();
-        let catalogued: Vec<u32> = self
-            .eni_names
-            .read()
-            .map(|n| {
-                e.interface_ids
-                    .iter()
-                    .filter_map(|i| n.1.get(i.as_str()).copied())
-                    .collect()
-            })
-            .unwrap_or_default();
-        for id in ids.iter().chain(&catalogued) {
-            if let Some(s) = self.eni_status.get(id) {
-                if s.1 > 0 {
-                    confidence = Confidence::Low;
-                } else if s.0 > 0 {
-                    confidence = confidence.min(Confidence::Medium);
-                }
-            }
-        }
-        let dominant = counts.dominant_block();
-        let service = format!("tcp/{}", e.port);
-        let list = |v: Vec<Arc<str>>| -> String {
-            if v.is_empty() {
-                "an ENI not in the logs".to_owned()
-            } else {
-                v.join(", ")
-            }
-        };
-        let block_reason = |o: Outcome| -> String {
-            match o {
-                Outcome::BlockedIngress => format!(
-                    "REJECTed inbound at {}: no security group or NACL rule admits {client} on {service}",
-                    list(enis_with(flag::REQ_REJECT_ENDPOINT))
-                ),
-                Outcome::BlockedEgress => format!(
-                    "REJECTed outbound at the client's {}: its security group or NACL lets nothing out to {} on {service}",
-                    list(enis_with(flag::REQ_REJECT_CLIENT)),
-                    e.name
-                ),
-                Outcome::BlockedReturn => format!(
-                    "ACCEPTed inbound at {}, but the reply to {client} was REJECTed at {}{}: security groups are stateful, so a network ACL blocks the return traffic to the client's ephemeral ports",
-                    list(enis_with(
-                        flag::REQ_ACCEPT_ENDPOINT | flag::REQ_ACCEPT_CLIENT
-                    )),
-                    list(enis_with(
-                        flag::REP_REJECT_ENDPOINT | flag::REP_REJECT_CLIENT
-                    )),
-                    if reply_tcp & tcp::SYN_ACK == tcp::SYN_ACK {
-                        " (the server had answered with SYN-ACK)"
-                    } else {
-                        ""
-                    }
-                ),
-                _ => String::new(),
-            }
-        };
-        let mut reason = match verdict {
-            Verdict::Blocked => block_reason(dominant.unwrap_or(Outcome::BlockedIngress)),
-            Verdict::Allowed => format!(
-                "{} of {} attempts connected: request and reply ACCEPTed",
-                counts.connected, counts.attempts
-            ),
-            Verdict::Unanswered => format!(
-                "ACCEPTed at {}, but no reply was recorded and nothing was REJECTed{}: the database did not answer on {service}, or the reply is logged on an ENI not in the input",
-                list(enis_with(flag::REQ_ACCEPT)),
-                if request_tcp & tcp::SYN != 0 {
-                    " (SYN only)"
-                } else {
-                    ""
-                }
-            ),
-            Verdict::Intermittent => {
-                let mut r = format!(
-                    "{} of {} attempts blocked, {} connected",
-                    counts.blocked(),
-                    counts.attempts,
-                    counts.connected
-                );
-                if let Some(o) = dominant {
-                    r.push_str(&format!(" ({})", block_reason(o)));
-                }
-                if let (Some(at), Some(o)) = (changed_at, latest) {
-                    r.push_str(&format!(
-                        "; {} since {}: a rule changed then",
-                        o.as_str().replace('_', " "),
-                        rfc3339(at)
-                    ));
-                }
-                r
-            }
-        };
-        if counts.late_rejects > 0 {
-            reason.push_str(&format!(
-                "; {} REJECTs after connections closed were late packets, not blocks",
-                counts.late_rejects
-            ));
-        }
-        PairVerdict {
-            endpoint: e.name.clone(),
-            client,
-            port: e.port,
-            verdict,
-            counts,
-            records,
-            first_seen: first,
-            last_seen: last,
-            changed_at,
-            latest,
-            side,
-            confidence,
-            reason,
-            client_ports: (client_ports.0.min(client_ports.1), client_ports.1),
-            endpoint_enis: {
-                const ENDPOINT: u16 = flag::REQ_ACCEPT_ENDPOINT
-                    | flag::REP_ACCEPT_ENDPOINT
-                    | flag::REP_REJECT_ENDPOINT;
-                // REJECTing ENIs first; an ENI in both lists once.
-                let mut v: Vec<String> = Vec::new();
-                for e in enis_with(flag::REQ_REJECT_ENDPOINT)
-                    .iter()
-                    .chain(&enis_with(ENDPOINT))
-                {
-                    if !v.iter().any(|x| x.as_str() == &**e) {
-                        v.push(e.to_string());
-                    }
-                }
-                v
-            },
-            explanation: None,
         }
     }
 }
@@ -424,11 +456,13 @@ impl Report {
                         .collect::<Vec<_>>(),
                 )),
             ),
-            ("side", s(&|p| p.side.to_owned())),
+            ("side", s(&|p| p.side.as_str().to_owned())),
             (
                 "side_inferred",
                 Arc::new(BooleanArray::from(
-                    v.iter().map(|p| p.side == "inferred").collect::<Vec<_>>(),
+                    v.iter()
+                        .map(|p| p.side == Side::Inferred)
+                        .collect::<Vec<_>>(),
                 )),
             ),
             ("confidence", s(&|p| p.confidence.as_str().to_owned())),

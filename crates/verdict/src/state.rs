@@ -1,214 +1,302 @@
-//! The aggregator's state as plain data, for checkpoints: a resumed run restores it and goes
-//! on, and ends with the same verdicts as a run that was never interrupted.
+//! The mergeable partial state of a verdict run.
+//!
+//! A [`VerdictState`] is what some set of flow-log records folds into: per client–endpoint pair,
+//! the attempts on each client port and the ENIs that logged them; per ENI, its NODATA and
+//! SKIPDATA records; and the run's counters. Folding is a set operation — sums, ORs, minima,
+//! maxima and interval unions — so two states of two sets of records, merged in either order,
+//! are exactly the state of both sets folded together. Threads, checkpoints, spill files and the
+//! distributed engine all rest on that.
 
-use std::net::IpAddr;
-use std::sync::atomic::Ordering;
+use std::io;
+use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use arrow_array::RecordBatch;
+use hashbrown::HashMap;
 
-use crate::engine::{Aggregator, PairState, Sealed};
-use crate::outcome::{Attempt, Counts, Outcome, Timeline};
+use crate::attempts::PortAttempts;
+use crate::catalogue::Catalogue;
+use crate::codec::{self, StateError};
+use crate::columns::{Columns, Observation, Skip};
+use crate::engine::MissingFields;
+use crate::outcome::Attempt;
+use crate::plan::{EniTable, Plan};
+use crate::report::{Report, RunStats};
 
-/// Everything an [`Aggregator`] has committed, by name rather than by internal id.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct State {
-    /// Run counters: records, matched, ignored, not TCP, outside the window, NODATA, SKIPDATA.
-    pub counters: [u64; 7],
-    /// Per pair.
-    pub pairs: Vec<PairRecord>,
-    /// NODATA and SKIPDATA records per ENI.
-    pub eni_status: Vec<(String, u64, u64)>,
+/// A client–endpoint pair: endpoint index and client address (16 bytes).
+pub(crate) type PairKey = (u32, [u8; 16]);
+
+/// What a state knows of one pair.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct PairState {
+    /// Attempts by client port.
+    pub attempts: HashMap<u16, PortAttempts>,
+    /// Per ENI (an id of the state's ENI table): the flag bits of the records seen there.
+    pub enis: Vec<(u32, u16)>,
 }
 
-/// One attempt: client port, flags, request tcp-flags, reply tcp-flags, records, rejects,
-/// first, last. A tuple keeps checkpoints compact.
-pub type AttemptRecord = (u16, u16, u8, u8, u32, u32, i64, i64);
-
-/// One pair's state.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PairRecord {
-    /// The endpoint's name.
-    pub endpoint: String,
-    /// The client's address.
-    pub client: IpAddr,
-    /// Attempts: client port, flags, request tcp-flags, reply tcp-flags, records, rejects,
-    /// first, last.
-    pub attempts: Vec<AttemptRecord>,
-    /// ENIs and the record kinds seen there.
-    pub enis: Vec<(String, u16)>,
-    /// Attempts sealed to bound memory, summed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sealed: Option<SealedRecord>,
-}
-
-/// Sealed attempts of a pair, summed (see [`Aggregator::with_open_limit`]).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SealedRecord {
-    /// Attempts, connected, blocked egress, blocked ingress, blocked return, unanswered, late
-    /// rejects.
-    pub counts: [u64; 7],
-    /// Flags, request tcp-flags, reply tcp-flags ORed.
-    pub flags: (u16, u8, u8),
-    /// Records.
-    pub records: u64,
-    /// Earliest start and latest end.
-    pub span: (i64, i64),
-    /// Lowest and highest client port.
-    pub ports: (u16, u16),
-    /// The timeline: latest class, when it began, latest outcome (index into `Outcome::ALL`).
-    pub timeline: (Option<u8>, Option<i64>, Option<u8>),
-}
-
-impl SealedRecord {
-    fn from_sealed(s: &Sealed) -> SealedRecord {
-        SealedRecord {
-            counts: s.counts.to_array(),
-            flags: (s.flags, s.request_tcp, s.reply_tcp),
-            records: s.records,
-            span: (s.first, s.last),
-            ports: s.ports,
-            timeline: (
-                s.timeline.class,
-                s.timeline.since,
-                s.timeline.latest.map(Outcome::index),
-            ),
+impl PairState {
+    /// Folds one observation of `port` in; returns the change in the number of attempts.
+    #[inline]
+    pub(crate) fn observe(&mut self, port: u16, a: Attempt) -> isize {
+        match self.attempts.entry(port) {
+            hashbrown::hash_map::Entry::Occupied(mut e) => e.get_mut().add(a),
+            hashbrown::hash_map::Entry::Vacant(e) => {
+                e.insert(PortAttempts::One(a));
+                1
+            }
         }
     }
 
-    fn to_sealed(&self) -> Sealed {
-        Sealed {
-            counts: Counts::from_array(self.counts),
-            flags: self.flags.0,
-            request_tcp: self.flags.1,
-            reply_tcp: self.flags.2,
-            records: self.records,
-            first: self.span.0,
-            last: self.span.1,
-            ports: self.ports,
-            timeline: Timeline {
-                class: self.timeline.0,
-                since: self.timeline.1,
-                latest: self
-                    .timeline
-                    .2
-                    .and_then(|i| Outcome::ALL.get(usize::from(i)).copied()),
-            },
-        }
-    }
-}
-
-impl Aggregator {
-    /// The committed state, sorted so equal states serialize equally.
-    pub fn snapshot(&self) -> State {
-        let counters = self.counters.all().map(|a| a.load(Ordering::Relaxed));
-        let mut pairs: Vec<PairRecord> = self
-            .pairs
-            .iter()
-            .map(|entry| {
-                let (endpoint, client) = *entry.key();
-                let state = entry.value();
-                let mut attempts: Vec<_> = state
-                    .attempts
-                    .iter()
-                    .map(|(&port, a)| {
-                        (
-                            port,
-                            a.flags,
-                            a.request_tcp,
-                            a.reply_tcp,
-                            a.records,
-                            a.rejects,
-                            a.first,
-                            a.last,
-                        )
-                    })
-                    .collect();
-                attempts.sort_unstable();
-                let mut enis: Vec<(String, u16)> = state
-                    .enis
-                    .iter()
-                    .map(|&(id, bits)| (self.eni_name(id).to_string(), bits))
-                    .collect();
-                enis.sort();
-                PairRecord {
-                    endpoint: self.catalogue.endpoints[endpoint as usize].name.clone(),
-                    client: crate::engine::addr(client),
-                    attempts,
-                    enis,
-                    sealed: state.sealed.as_deref().map(SealedRecord::from_sealed),
+    /// Folds another state of the same pair in, its ENI ids mapped through `eni`; returns the
+    /// change in the number of attempts.
+    pub(crate) fn merge(&mut self, o: &PairState, eni: &dyn Fn(u32) -> u32) -> isize {
+        let mut delta = 0;
+        for (&port, attempts) in &o.attempts {
+            match self.attempts.entry(port) {
+                hashbrown::hash_map::Entry::Occupied(mut e) => delta += e.get_mut().merge(attempts),
+                hashbrown::hash_map::Entry::Vacant(e) => {
+                    delta += attempts.len() as isize;
+                    e.insert(attempts.clone());
                 }
-            })
-            .collect();
-        pairs.sort_by(|a, b| (&a.endpoint, a.client).cmp(&(&b.endpoint, b.client)));
-        let mut eni_status: Vec<(String, u64, u64)> = self
-            .eni_status
-            .iter()
-            .map(|e| {
-                (
-                    self.eni_name(*e.key()).to_string(),
-                    e.value().0,
-                    e.value().1,
-                )
-            })
-            .collect();
-        eni_status.sort();
-        State {
-            counters,
-            pairs,
-            eni_status,
+            }
+        }
+        for &(id, bits) in &o.enis {
+            self.note_eni(eni(id), bits);
+        }
+        delta
+    }
+
+    /// Records that a record of kind `bits` was logged at ENI `eni`.
+    #[inline]
+    pub(crate) fn note_eni(&mut self, eni: u32, bits: u16) {
+        match self.enis.iter_mut().find(|(e, _)| *e == eni) {
+            Some((_, b)) => *b |= bits,
+            None => self.enis.push((eni, bits)),
         }
     }
 
-    /// Merges a snapshot in. Fails if it names an endpoint the catalogue does not have.
-    pub fn restore(&self, state: &State) -> Result<(), String> {
-        for (atomic, value) in self.counters.all().into_iter().zip(state.counters) {
-            atomic.fetch_add(value, Ordering::Relaxed);
+    /// How many attempts.
+    pub(crate) fn attempt_count(&self) -> usize {
+        self.attempts.values().map(PortAttempts::len).sum()
+    }
+}
+
+/// The partial state of a verdict run: what some set of flow-log records folds into.
+///
+/// Per client–endpoint pair it holds the attempts on each client port and the ENIs that logged
+/// them; per ENI, its NODATA and SKIPDATA records; and the run's counters. Folding is a set
+/// operation — sums, ORs, minima, maxima and interval unions — so two states of two sets of
+/// records, merged in either order, are exactly the state of both sets folded together.
+/// Threads, checkpoints, spill files and the distributed engine all rest on that.
+///
+/// [`VerdictState::encode`] writes it in a versioned binary form ([`crate::STATE_VERSION`]):
+/// `VFST`, the version, the endpoint names, the ENI names, the counters, then one record per
+/// pair, all integers as varints. Endpoints and ENIs are named, so a state decodes in another
+/// process against the same catalogue; [`VerdictState::decode`] checks every length and never
+/// panics on bad bytes.
+///
+/// ```
+/// use vpcflow_core::{Decoder, DecoderOptions, Reader};
+/// use vpcflow_verdict::{Catalogue, Plan, VerdictState};
+///
+/// let catalogue = Catalogue::from_toml(
+///     "[[endpoint]]\nname = \"db\"\naddress = \"10.0.3.213\"\nport = 3306\n", "inline").unwrap();
+/// let plan = Plan::new(catalogue, None, None);
+/// let fold = |text: &str| {
+///     let mut state = VerdictState::new(plan.clone());
+///     for batch in Reader::new(text.as_bytes(), Decoder::new(DecoderOptions::default()), "t") {
+///         state.fold(&batch.unwrap()).unwrap();
+///     }
+///     state
+/// };
+/// let request = "2 1 eni-db 10.0.1.10 10.0.3.213 50000 3306 6 1 60 100 159 ACCEPT OK\n";
+/// let reply = "2 1 eni-db 10.0.3.213 10.0.1.10 3306 50000 6 1 60 100 159 ACCEPT OK\n";
+/// // Two partial states, one per record, serialised and merged …
+/// let mut merged = VerdictState::decode(plan.clone(), &fold(reply).encode()).unwrap();
+/// merged.merge(&VerdictState::decode(plan.clone(), &fold(request).encode()).unwrap());
+/// // … are the state of both records folded together.
+/// assert_eq!(merged, fold(&format!("{request}{reply}")));
+/// assert_eq!(merged.report().verdicts[0].verdict.as_str(), "allowed");
+/// ```
+#[derive(Clone, Debug)]
+pub struct VerdictState {
+    pub(crate) plan: Arc<Plan>,
+    pub(crate) stats: RunStats,
+    pub(crate) enis: EniTable,
+    /// NODATA and SKIPDATA records per ENI id.
+    pub(crate) eni_status: HashMap<u32, (u64, u64)>,
+    pub(crate) pairs: HashMap<PairKey, PairState>,
+    /// Attempts held, over every pair.
+    pub(crate) attempts: usize,
+}
+
+impl PartialEq for VerdictState {
+    /// Equal states hold the same facts, whatever ids their ENI tables gave out.
+    fn eq(&self, other: &VerdictState) -> bool {
+        self.encode() == other.encode()
+    }
+}
+
+impl VerdictState {
+    /// An empty state for `plan`.
+    pub fn new(plan: Arc<Plan>) -> VerdictState {
+        VerdictState {
+            plan,
+            stats: RunStats::default(),
+            enis: EniTable::default(),
+            eni_status: HashMap::new(),
+            pairs: HashMap::new(),
+            attempts: 0,
         }
-        for p in &state.pairs {
-            let Some(endpoint) = self
-                .catalogue
-                .endpoints
-                .iter()
-                .position(|e| e.name == p.endpoint)
-            else {
-                return Err(format!(
-                    "the checkpoint names endpoint `{}`, which the catalogue does not have; \
-                     resume with the catalogue the run started with, or delete the checkpoint",
-                    p.endpoint
-                ));
-            };
-            let mut incoming = PairState::default();
-            for &(port, flags, request_tcp, reply_tcp, records, rejects, first, last) in &p.attempts
-            {
-                incoming.attempts.insert(
-                    port,
-                    Attempt {
-                        flags,
-                        request_tcp,
-                        reply_tcp,
-                        records,
-                        rejects,
-                        first,
-                        last,
-                    },
-                );
+    }
+
+    /// An empty state for `catalogue` and the window `[since, until]`.
+    pub fn for_catalogue(catalogue: Catalogue, since: Option<i64>, until: Option<i64>) -> Self {
+        VerdictState::new(Plan::new(catalogue, since, until))
+    }
+
+    /// The plan: catalogue and window.
+    pub fn plan(&self) -> &Arc<Plan> {
+        &self.plan
+    }
+
+    /// Attempts held.
+    pub fn attempts(&self) -> usize {
+        self.attempts
+    }
+
+    /// Pairs held.
+    pub fn pairs(&self) -> usize {
+        self.pairs.len()
+    }
+
+    /// The run counters so far.
+    pub fn stats(&self) -> RunStats {
+        self.stats
+    }
+
+    /// Whether nothing has been folded in.
+    pub fn is_empty(&self) -> bool {
+        self.stats == RunStats::default() && self.pairs.is_empty() && self.eni_status.is_empty()
+    }
+
+    /// Folds one batch of decoded records in. A batch without the fields verdicts need is an
+    /// error naming them; its NODATA and SKIPDATA records are still counted.
+    pub fn fold(&mut self, batch: &RecordBatch) -> Result<(), MissingFields> {
+        let plan = self.plan.clone();
+        let cols = Columns::find(batch, &plan, &mut self.enis);
+        self.stats.records += batch.num_rows() as u64;
+        // NODATA / SKIPDATA records carry no flow; count them per ENI whatever the format.
+        for (eni, nodata) in cols.status_records() {
+            let entry = self.eni_status.entry(eni).or_default();
+            if nodata {
+                entry.0 += 1;
+                self.stats.nodata += 1;
+            } else {
+                entry.1 += 1;
+                self.stats.skipdata += 1;
             }
-            for (name, bits) in &p.enis {
-                incoming.enis.push((self.eni_id_of(name), *bits));
-            }
-            incoming.sealed = p.sealed.as_ref().map(|s| Box::new(s.to_sealed()));
-            let added = self
-                .pairs
-                .entry((endpoint as u32, crate::ip16(p.client)))
-                .or_default()
-                .merge_state(incoming);
-            self.note_restored(added);
         }
-        for (name, nodata, skipdata) in &state.eni_status {
-            let mut e = self.eni_status.entry(self.eni_id_of(name)).or_default();
-            e.0 += nodata;
-            e.1 += skipdata;
+        let flows = cols.flows()?;
+        for row in 0..batch.num_rows() {
+            match flows.classify(row) {
+                Ok(o) => self.observe(o),
+                Err(Skip::Status) => {}
+                Err(Skip::Ignored) => self.stats.ignored += 1,
+                Err(Skip::NotTcp) => self.stats.non_tcp += 1,
+                Err(Skip::OutsideWindow) => self.stats.outside_window += 1,
+            }
         }
         Ok(())
+    }
+
+    #[inline]
+    fn observe(&mut self, o: Observation) {
+        self.stats.matched += 1;
+        let pair = self.pairs.entry((o.endpoint, o.client)).or_default();
+        let delta = pair.observe(o.client_port, o.attempt);
+        pair.note_eni(o.eni, o.bit);
+        self.attempts = self.attempts.saturating_add_signed(delta);
+    }
+
+    /// Folds another state of the same plan in. Afterwards `self` is the state of both states'
+    /// records.
+    pub fn merge(&mut self, other: &VerdictState) {
+        let remap: Vec<u32> = other.enis.names().iter().map(|n| self.enis.id(n)).collect();
+        let eni = |id: u32| remap.get(id as usize).copied().unwrap_or(u32::MAX);
+        self.stats.add(&other.stats);
+        for (&id, &(n, s)) in &other.eni_status {
+            let e = self.eni_status.entry(eni(id)).or_default();
+            e.0 += n;
+            e.1 += s;
+        }
+        for (key, pair) in &other.pairs {
+            let delta = self.pairs.entry(*key).or_default().merge(pair, &eni);
+            self.attempts = self.attempts.saturating_add_signed(delta);
+        }
+    }
+
+    /// Drains the pairs (for a consumer that takes them over, such as the aggregator).
+    pub(crate) fn take_pairs(&mut self) -> HashMap<PairKey, PairState> {
+        self.attempts = 0;
+        std::mem::take(&mut self.pairs)
+    }
+
+    /// The verdicts of the records folded so far.
+    pub fn report(&self) -> Report {
+        let judged = self
+            .pairs
+            .iter()
+            .map(|(key, pair)| {
+                crate::report::judge(&self.plan, &self.enis, &self.eni_status, *key, pair)
+            })
+            .collect();
+        Report::new(judged, self.stats, &self.plan)
+    }
+
+    /// The state in its versioned binary form: equal states give equal bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.write_to(&mut out)
+            .expect("writing to a Vec cannot fail");
+        out
+    }
+
+    /// Writes [`VerdictState::encode`]'s bytes to `w`.
+    pub fn write_to(&self, w: &mut dyn io::Write) -> io::Result<()> {
+        let mut writer = codec::StateWriter::begin(
+            w,
+            &self.plan,
+            self.enis.names(),
+            &self.stats,
+            &self.eni_status,
+        )?;
+        let mut keys: Vec<&PairKey> = self.pairs.keys().collect();
+        keys.sort_unstable();
+        for key in keys {
+            writer.pair(*key, &self.pairs[key])?;
+        }
+        writer.finish()
+    }
+
+    /// Reads a state [`VerdictState::encode`] wrote, for `plan`. Endpoints are matched by name:
+    /// a state naming an endpoint the plan's catalogue lacks is an error.
+    pub fn decode(plan: Arc<Plan>, bytes: &[u8]) -> Result<VerdictState, StateError> {
+        let mut state = VerdictState::new(plan.clone());
+        let mut reader = codec::StateReader::begin(bytes, &plan)?;
+        let header = reader.header();
+        let remap: Vec<u32> = header.enis.iter().map(|n| state.enis.id(n)).collect();
+        let eni = |id: u32| remap.get(id as usize).copied().unwrap_or(u32::MAX);
+        state.stats = header.stats;
+        for &(id, n, s) in &header.eni_status {
+            let e = state.eni_status.entry(eni(id)).or_default();
+            e.0 += n;
+            e.1 += s;
+        }
+        while let Some((key, pair)) = reader.next_pair()? {
+            let delta = state.pairs.entry(key).or_default().merge(&pair, &eni);
+            state.attempts = state.attempts.saturating_add_signed(delta);
+        }
+        Ok(state)
     }
 }

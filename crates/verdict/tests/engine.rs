@@ -4,7 +4,10 @@
 
 use proptest::prelude::*;
 use vpcflow_core::{Decoder, DecoderOptions, LogFormat, Reader};
-use vpcflow_verdict::{Aggregator, Catalogue, Confidence, Outcome, PairVerdict, Report, Verdict};
+use vpcflow_verdict::{
+    Aggregator, Catalogue, Confidence, Outcome, PairVerdict, Plan, Report, Side, Verdict,
+    VerdictState,
+};
 
 const CATALOGUE: &str = r#"
 [[endpoint]]
@@ -51,7 +54,7 @@ fn judge_with(format: Option<&str>, text: &str, batch: usize, threads: usize) ->
             });
         }
     });
-    agg.report()
+    agg.report().unwrap()
 }
 
 fn judge(format: Option<&str>, text: &str) -> Report {
@@ -96,7 +99,7 @@ fn blocked_ingress_v2_with_enis_from_the_catalogue() {
         (v.verdict, v.counts.blocked_ingress, v.counts.attempts),
         (Verdict::Blocked, 1, 1)
     );
-    assert_eq!(v.side, "eni");
+    assert_eq!(v.side, Side::Eni);
     assert_eq!(
         v.reason,
         "REJECTed inbound at eni-db: no security group or NACL rule admits 10.0.1.10 on tcp/3306"
@@ -232,7 +235,7 @@ fn flow_direction_decides_the_side_without_enis() {
     let ingress = "5 eni-x 10.0.1.10 10.0.4.4 50000 3306 6 3 180 100 159 REJECT OK 2 - - ingress\n";
     let egress = "5 eni-y 10.0.1.10 10.0.4.4 50000 3306 6 3 180 100 159 REJECT OK 2 - - egress\n";
     let a = only(&judge(Some(V5), ingress)).clone();
-    assert_eq!((a.counts.blocked_ingress, a.side), (1, "flow-direction"));
+    assert_eq!((a.counts.blocked_ingress, a.side), (1, Side::FlowDirection));
     let b = only(&judge(Some(V5), egress)).clone();
     assert_eq!(b.counts.blocked_egress, 1);
     // v2: no ENI, no direction: inferred, at the endpoint, and said so.
@@ -243,7 +246,7 @@ fn flow_direction_decides_the_side_without_enis() {
     .clone();
     assert_eq!(
         (c.counts.blocked_ingress, c.side, c.confidence),
-        (1, "inferred", Confidence::Medium)
+        (1, Side::Inferred, Confidence::Medium)
     );
 }
 
@@ -409,57 +412,119 @@ proptest! {
     }
 }
 
+fn decode(text: &str, batch: usize) -> Vec<arrow_array::RecordBatch> {
+    Reader::new(
+        text.as_bytes(),
+        Decoder::new(DecoderOptions {
+            batch_size: batch,
+            ..DecoderOptions::default()
+        }),
+        "t",
+    )
+    .collect::<Result<_, _>>()
+    .unwrap()
+}
+
+fn catalogue() -> Catalogue {
+    Catalogue::from_toml(CATALOGUE, "test").unwrap()
+}
+
 #[test]
-fn a_snapshot_restored_into_a_fresh_aggregator_gives_the_same_verdicts() {
+fn a_state_written_and_read_into_a_fresh_aggregator_gives_the_same_verdicts() {
     let lines = scenario_lines();
     let (first, second) = lines.split_at(lines.len() / 2);
     let reference = judge(None, &lines.concat());
-    let catalogue = || Catalogue::from_toml(CATALOGUE, "test").unwrap();
-    let decode = |text: &str| -> Vec<arrow_array::RecordBatch> {
-        Reader::new(
-            text.as_bytes(),
-            Decoder::new(DecoderOptions::default()),
-            "t",
-        )
-        .collect::<Result<_, _>>()
-        .unwrap()
-    };
-    // Run one: the first half, then a snapshot through JSON (as a checkpoint file holds it).
+    // Run one: the first half, then its state in bytes (as a checkpoint file holds it).
     let one = Aggregator::new(catalogue(), None, None);
-    for b in decode(&first.concat()) {
+    for b in decode(&first.concat(), 8192) {
         one.worker().add_batch(&b).unwrap();
     }
-    let json = serde_json::to_string(&one.snapshot()).unwrap();
-    // Run two: restore, then the second half.
+    let mut bytes = Vec::new();
+    one.write_state(&mut bytes).unwrap();
+    // Run two: read it, then the second half.
     let two = Aggregator::new(catalogue(), None, None);
-    two.restore(&serde_json::from_str(&json).unwrap()).unwrap();
-    for b in decode(&second.concat()) {
+    two.read_state(&bytes[..]).unwrap();
+    for b in decode(&second.concat(), 8192) {
         two.worker().add_batch(&b).unwrap();
     }
-    let resumed = two.report();
+    let resumed = two.report().unwrap();
     assert_eq!(resumed.verdicts, reference.verdicts);
     assert_eq!(resumed.stats, reference.stats);
-    assert_eq!(two.snapshot(), {
-        let all = Aggregator::new(catalogue(), None, None);
-        for b in decode(&lines.concat()) {
-            all.worker().add_batch(&b).unwrap();
-        }
-        all.snapshot()
-    });
-    // Uncommitted work is not in a snapshot.
+    let state = |agg: &Aggregator| {
+        let mut bytes = Vec::new();
+        agg.write_state(&mut bytes).unwrap();
+        VerdictState::decode(agg.plan().clone(), &bytes).unwrap()
+    };
+    let all = Aggregator::new(catalogue(), None, None);
+    for b in decode(&lines.concat(), 8192) {
+        all.worker().add_batch(&b).unwrap();
+    }
+    assert_eq!(state(&two), state(&all));
+    // Uncommitted work is not in the state.
     let three = Aggregator::new(catalogue(), None, None);
     let mut w = three.worker();
-    for b in decode(&first.concat()) {
+    for b in decode(&first.concat(), 8192) {
         w.fold(&b).unwrap();
     }
-    assert_eq!(three.snapshot(), vpcflow_verdict::State::default());
+    assert!(state(&three).is_empty());
     w.commit();
-    assert_ne!(three.snapshot(), vpcflow_verdict::State::default());
+    assert!(!state(&three).is_empty());
+    assert_eq!(state(&three), state(&one));
 }
 
-/// 5 h 20 min of attempts in time order from 40 clients to `db`: blocked for the first two
-/// hours, then connected; 4,800 attempts in all.
-fn long_ordered_lines() -> Vec<String> {
+#[test]
+fn a_state_of_another_catalogue_is_refused_by_name() {
+    let one = Aggregator::new(catalogue(), None, None);
+    for b in decode(&scenario_lines().concat(), 8192) {
+        one.worker().add_batch(&b).unwrap();
+    }
+    let mut bytes = Vec::new();
+    one.write_state(&mut bytes).unwrap();
+    let other = Catalogue::from_toml(
+        "[[endpoint]]\nname = \"db\"\naddress = \"10.0.3.213\"\nport = 3306\n",
+        "other",
+    )
+    .unwrap();
+    let err = Aggregator::new(other, None, None)
+        .read_state(&bytes[..])
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the state names endpoint `pg6`, which the catalogue does not have; use the catalogue \
+         the state was made with"
+    );
+}
+
+#[test]
+fn partial_states_merged_equal_one_fold_of_all_records() {
+    let lines = scenario_lines();
+    let plan = Plan::new(catalogue(), None, None);
+    let fold = |lines: &[String]| {
+        let mut s = VerdictState::new(plan.clone());
+        for b in decode(&lines.concat(), 7) {
+            s.fold(&b).unwrap();
+        }
+        s
+    };
+    let whole = fold(&lines);
+    for cut in [0, 1, 13, lines.len() / 2, lines.len()] {
+        let (a, b) = lines.split_at(cut);
+        // Through bytes, in both orders.
+        let (a, b) = (fold(a).encode(), fold(b).encode());
+        let mut ab = VerdictState::decode(plan.clone(), &a).unwrap();
+        ab.merge(&VerdictState::decode(plan.clone(), &b).unwrap());
+        let mut ba = VerdictState::decode(plan.clone(), &b).unwrap();
+        ba.merge(&VerdictState::decode(plan.clone(), &a).unwrap());
+        assert_eq!(ab, whole, "cut at {cut}");
+        assert_eq!(ba, whole, "cut at {cut}");
+        assert_eq!(ab.encode(), whole.encode());
+        assert_eq!(ab.report().verdicts, whole.report().verdicts);
+    }
+}
+
+/// 5 h 20 min of attempts from 40 clients to `db`: blocked for the first two hours, then
+/// connected; 4,800 attempts in all.
+fn long_lines() -> Vec<String> {
     let t0 = 1_795_165_200i64;
     let mut lines = Vec::new();
     for k in 0..4800i64 {
@@ -502,46 +567,54 @@ fn long_ordered_lines() -> Vec<String> {
 }
 
 #[test]
-fn sealing_old_attempts_bounds_memory_and_keeps_the_verdicts() {
-    let text = long_ordered_lines().concat();
-    let batches: Vec<_> = Reader::new(
-        text.as_bytes(),
-        Decoder::new(DecoderOptions {
-            batch_size: 100,
-            ..DecoderOptions::default()
-        }),
-        "t",
-    )
-    .collect::<Result<_, _>>()
-    .unwrap();
-    let catalogue = || Catalogue::from_toml(CATALOGUE, "test").unwrap();
-    let unbounded = Aggregator::new(catalogue(), None, None);
-    let bounded = Aggregator::new(catalogue(), None, None).with_open_limit(300);
-    let mut peak = 0;
-    for b in &batches {
-        unbounded.worker().add_batch(b).unwrap();
-        bounded.worker().add_batch(b).unwrap();
-        peak = peak.max(bounded.open_attempts());
-    }
-    assert_eq!(unbounded.open_attempts(), 4800);
-    // Sealing keeps the last 15 minutes of attempts (225); between sweeps at most twice that
-    // plus a batch accumulates: never the whole run.
-    assert!(peak <= 2 * 225 + 100, "peak {peak}");
-    assert!(bounded.open_attempts() < 600, "{}", bounded.open_attempts());
-    let (a, b) = (unbounded.report(), bounded.report());
-    assert_eq!(a.verdicts, b.verdicts);
-    let v = &b.verdicts[0];
+fn spilling_bounds_memory_and_keeps_the_verdicts_in_any_order() {
+    let mut lines = long_lines();
+    let reference = judge(None, &lines.concat());
+    let v = &reference.verdicts[0];
     assert_eq!(v.verdict, Verdict::Intermittent);
     assert_eq!(v.latest, Some(Outcome::Connected), "{v:?}");
     assert_eq!(v.changed_at, Some(1_795_165_200 + 2 * 3600), "{v:?}");
-
-    // A checkpoint of the bounded run restores to the same verdicts.
-    let json = serde_json::to_string(&bounded.snapshot()).unwrap();
-    assert!(json.contains("\"sealed\""));
-    let restored = Aggregator::new(catalogue(), None, None);
-    restored
-        .restore(&serde_json::from_str(&json).unwrap())
-        .unwrap();
-    assert_eq!(restored.report().verdicts, b.verdicts);
-    assert_eq!(restored.open_attempts(), bounded.open_attempts());
+    assert_eq!(
+        reference
+            .verdicts
+            .iter()
+            .map(|v| v.counts.attempts)
+            .sum::<u64>(),
+        4800
+    );
+    // Newest first: the order a watermark would have sealed wrongly.
+    lines.reverse();
+    let temp = tempfile::tempdir().unwrap();
+    let bounded = Aggregator::new(catalogue(), None, None)
+        .with_memory_limit(300 * vpcflow_verdict::BYTES_PER_ATTEMPT)
+        .with_temp_dir(Some(temp.path().to_owned()));
+    let mut peak = 0;
+    for b in decode(&lines.concat(), 100) {
+        bounded.worker().add_batch(&b).unwrap();
+        peak = peak.max(bounded.attempts_in_memory());
+    }
+    assert!(peak <= 300 + 100, "peak {peak}");
+    let (bytes, runs) = bounded.spilled();
+    assert!(runs >= 10 && bytes > 0, "{runs} spills, {bytes} bytes");
+    let report = bounded.report().unwrap();
+    assert_eq!(report.verdicts, reference.verdicts);
+    assert_eq!(report.stats, reference.stats);
+    // Reporting again (a tail does) reads the compacted partitions: the same verdicts.
+    assert_eq!(bounded.report().unwrap().verdicts, reference.verdicts);
+    // The state of a spilled aggregator holds everything, and reads back into a small bound.
+    let mut state = Vec::new();
+    bounded.write_state(&mut state).unwrap();
+    let restored = Aggregator::new(catalogue(), None, None)
+        .with_memory_limit(200 * vpcflow_verdict::BYTES_PER_ATTEMPT)
+        .with_temp_dir(Some(temp.path().to_owned()));
+    restored.read_state(&state[..]).unwrap();
+    assert_eq!(restored.report().unwrap().verdicts, reference.verdicts);
+    let spill_dirs = || std::fs::read_dir(temp.path()).unwrap().count();
+    assert_eq!(spill_dirs(), 2, "one spill directory per aggregator");
+    drop((bounded, restored));
+    assert_eq!(
+        spill_dirs(),
+        0,
+        "spill files are removed with the aggregator"
+    );
 }

@@ -1,0 +1,206 @@
+//! Verdicts are a function of the set of records: not of their order, of how they are split
+//! into inputs and batches, of threads, or of the memory bound (docs/verdicts.md, "Order
+//! independence").
+
+#![allow(clippy::unwrap_used)]
+
+use proptest::prelude::*;
+use vpcflow_core::{Decoder, DecoderOptions, Reader};
+use vpcflow_verdict::{Aggregator, BYTES_PER_ATTEMPT, Catalogue, Report};
+
+const CATALOGUE: &str = r#"
+[[endpoint]]
+name = "db"
+address = "10.0.3.213"
+port = 3306
+interface_id = "eni-db"
+
+[[endpoint]]
+name = "pg"
+address = "10.0.4.4"
+port = 5432
+"#;
+
+/// What happens to one generated connection attempt.
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Connected,
+    BlockedIngress,
+    BlockedEgress,
+    BlockedReturn,
+    Unanswered,
+    /// Connected, with a REJECT straggler after it.
+    LateReject,
+}
+
+fn kind() -> impl Strategy<Value = Kind> {
+    prop_oneof![
+        Just(Kind::Connected),
+        Just(Kind::BlockedIngress),
+        Just(Kind::BlockedEgress),
+        Just(Kind::BlockedReturn),
+        Just(Kind::Unanswered),
+        Just(Kind::LateReject),
+    ]
+}
+
+/// One attempt: client, endpoint, client port (a small range, so ports are reused), start
+/// time (four hours), what happened, and whether its records span two aggregation windows.
+type Spec = (u8, bool, u16, i64, Kind, bool);
+
+fn spec() -> impl Strategy<Value = Spec> {
+    (
+        0u8..5,
+        any::<bool>(),
+        0u16..4,
+        0i64..4 * 3600,
+        kind(),
+        any::<bool>(),
+    )
+}
+
+/// A v5-ish line: version interface-id srcaddr dstaddr srcport dstport protocol packets bytes
+/// start end action log-status flow-direction.
+fn line(
+    eni: &str,
+    (src, sport): (&str, u16),
+    (dst, dport): (&str, u16),
+    t: i64,
+    action: &str,
+    dir: &str,
+) -> String {
+    format!(
+        "5 {eni} {src} {dst} {sport} {dport} 6 2 120 {t} {} {action} OK {dir}\n",
+        t + 59
+    )
+}
+
+const FORMAT: &str = "${version} ${interface-id} ${srcaddr} ${dstaddr} ${srcport} ${dstport} ${protocol} ${packets} ${bytes} ${start} ${end} ${action} ${log-status} ${flow-direction}";
+
+/// The records AWS would log for an attempt, replies sometimes before requests.
+fn records(&(client, pg, port, t, kind, two_windows): &Spec) -> Vec<(i64, String)> {
+    let c = format!("10.0.1.{}", 10 + client);
+    let (addr, dport, eni) = if pg {
+        ("10.0.4.4", 5432, "eni-pg")
+    } else {
+        ("10.0.3.213", 3306, "eni-db")
+    };
+    let sport = 40000 + port;
+    let mut out = Vec::new();
+    let windows: &[i64] = if two_windows { &[0, 60] } else { &[0] };
+    for &w in windows {
+        let t = t + w;
+        let req = |action: &str, eni: &str, dir: &str| {
+            (t, line(eni, (&c, sport), (addr, dport), t, action, dir))
+        };
+        let rep = |action: &str, eni: &str, dir: &str| {
+            (t, line(eni, (addr, dport), (&c, sport), t, action, dir))
+        };
+        match kind {
+            Kind::Connected => {
+                out.push(rep("ACCEPT", eni, "egress"));
+                out.push(req("ACCEPT", eni, "ingress"));
+            }
+            Kind::LateReject => {
+                out.push(req("ACCEPT", eni, "ingress"));
+                out.push(rep("ACCEPT", eni, "egress"));
+                out.push(req("REJECT", eni, "ingress"));
+            }
+            Kind::BlockedIngress => out.push(req("REJECT", eni, "ingress")),
+            Kind::BlockedEgress => out.push(req("REJECT", "eni-client", "egress")),
+            Kind::BlockedReturn => {
+                out.push(rep("REJECT", eni, "egress"));
+                out.push(req("ACCEPT", eni, "ingress"));
+            }
+            Kind::Unanswered => out.push(req("ACCEPT", eni, "ingress")),
+        }
+    }
+    out
+}
+
+fn batches(text: &str, batch: usize) -> Vec<arrow_array::RecordBatch> {
+    let opts = DecoderOptions {
+        batch_size: batch,
+        format: Some(vpcflow_core::LogFormat::parse(FORMAT).unwrap()),
+        ..DecoderOptions::default()
+    };
+    Reader::new(text.as_bytes(), Decoder::new(opts), "t")
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+fn catalogue() -> Catalogue {
+    Catalogue::from_toml(CATALOGUE, "test").unwrap()
+}
+
+/// One unbounded pass on one thread over the records sorted by time.
+fn reference(lines: &[(i64, String)]) -> Report {
+    let mut sorted = lines.to_vec();
+    sorted.sort();
+    let text: String = sorted.into_iter().map(|(_, l)| l).collect();
+    let agg = Aggregator::new(catalogue(), None, None);
+    let mut w = agg.worker();
+    for b in batches(&text, 8192) {
+        w.add_batch(&b).unwrap();
+    }
+    agg.report().unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn verdicts_are_a_function_of_the_set_of_records(
+        specs in proptest::collection::vec(spec(), 1..120),
+        shuffle in any::<u64>(),
+        inputs in 1usize..6,
+        batch in 1usize..50,
+        threads in 1usize..4,
+        bound in prop_oneof![Just(1usize), Just(3), Just(20), Just(1 << 20)],
+    ) {
+        let lines: Vec<(i64, String)> = specs.iter().flat_map(records).collect();
+        let expected = reference(&lines);
+        // Shuffle (a seeded Fisher–Yates), then cut into inputs.
+        let mut shuffled = lines.clone();
+        let mut x = shuffle | 1;
+        for i in (1..shuffled.len()).rev() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            shuffled.swap(i, (x % (i as u64 + 1)) as usize);
+        }
+        let per = shuffled.len().div_ceil(inputs);
+        let texts: Vec<String> = shuffled
+            .chunks(per.max(1))
+            .map(|c| c.iter().map(|(_, l)| l.as_str()).collect())
+            .collect();
+        let temp = tempfile::tempdir().unwrap();
+        let agg = Aggregator::new(catalogue(), None, None)
+            .with_memory_limit(bound * BYTES_PER_ATTEMPT)
+            .with_temp_dir(Some(temp.path().to_owned()));
+        std::thread::scope(|s| {
+            for t in 0..threads {
+                let (agg, texts) = (&agg, &texts);
+                s.spawn(move || {
+                    let mut w = agg.worker();
+                    for text in texts.iter().skip(t).step_by(threads) {
+                        for b in batches(text, batch) {
+                            w.add_batch(&b).unwrap();
+                        }
+                    }
+                });
+            }
+        });
+        let got = agg.report().unwrap();
+        prop_assert_eq!(&got.verdicts, &expected.verdicts);
+        prop_assert_eq!(got.stats, expected.stats);
+        // And through a written state, read back under another bound.
+        let mut state = Vec::new();
+        agg.write_state(&mut state).unwrap();
+        let again = Aggregator::new(catalogue(), None, None)
+            .with_memory_limit(2 * BYTES_PER_ATTEMPT)
+            .with_temp_dir(Some(temp.path().to_owned()));
+        again.read_state(&state[..]).unwrap();
+        prop_assert_eq!(&again.report().unwrap().verdicts, &expected.verdicts);
+    }
+}
