@@ -11,7 +11,9 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use aws_sdk_cloudwatchlogs::types::InputLogEvent;
-use common::{Moto, ThrottleProxy, stderr, stdout, testdata, vpcflow, vpcflow_env};
+use common::{
+    Action, Moto, Proxy, http_response, stderr, stdout, testdata, via, vpcflow, vpcflow_env,
+};
 use serde_json::Value;
 
 const GROUP: &str = "soa-05-001-FlowLogGroup";
@@ -307,10 +309,31 @@ fn the_format_comes_from_the_flow_log_via_ec2_describe_flow_logs() {
 fn throttling_is_retried_with_backoff_and_counted() {
     let moto = Moto::start();
     put(&moto, GROUP, &scenario_streams(), 10, None);
-    let proxy = ThrottleProxy::start(&moto.url, 2);
-    let mut env = moto.env();
-    env.retain(|(k, _)| *k != "AWS_ENDPOINT_URL");
-    env.push(("AWS_ENDPOINT_URL", proxy.url.clone()));
+    // moto never throttles: a proxy answers the first two FilterLogEvents calls, then every
+    // third, with ThrottlingException.
+    let throttled = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = std::sync::atomic::AtomicUsize::new(0);
+    let count = throttled.clone();
+    let proxy = Proxy::start(&moto.url, move |r| {
+        use std::sync::atomic::Ordering::SeqCst;
+        if !r.amz_target().ends_with("FilterLogEvents") {
+            return Action::Forward;
+        }
+        let n = seen.fetch_add(1, SeqCst);
+        if n < 2 || n % 3 == 2 {
+            count.fetch_add(1, SeqCst);
+            return Action::Respond(http_response(
+                "400 Bad Request",
+                &[
+                    ("Content-Type", "application/x-amz-json-1.1"),
+                    ("x-amzn-ErrorType", "ThrottlingException"),
+                ],
+                br#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#,
+            ));
+        }
+        Action::Forward
+    });
+    let env = via(&moto, &proxy);
     let out = vpcflow_env(
         &[
             "verdict",
@@ -329,7 +352,7 @@ fn throttling_is_retried_with_backoff_and_counted() {
     );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_eq!(json_rows(&out).len(), 3);
-    let throttled = proxy.throttled.load(std::sync::atomic::Ordering::SeqCst);
+    let throttled = throttled.load(std::sync::atomic::Ordering::SeqCst);
     assert!(throttled >= 3, "{throttled}");
     assert!(
         stderr(&out).contains(&format!("({throttled} throttled and retried")),

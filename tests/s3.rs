@@ -8,7 +8,9 @@ use std::io::Write;
 use std::path::Path;
 
 use aws_sdk_s3::primitives::ByteStream;
-use common::{Moto, stderr, stdout, summary_value, testdata, vpcflow, vpcflow_env};
+use common::{
+    Action, Moto, Proxy, stderr, stdout, summary_value, testdata, via, vpcflow, vpcflow_env,
+};
 use serde_json::Value;
 
 fn client(moto: &Moto) -> aws_sdk_s3::Client {
@@ -258,42 +260,37 @@ fn corrupt_and_deleted_objects_are_reported_and_the_run_goes_on() {
             ("x/c-gone.log.gz".into(), good.clone()),
         ],
     );
-    let dir = tempfile::tempdir().unwrap();
-    let flag = dir.path().join("go");
-    let mut env = moto.env();
-    env.push((
-        "VPCFLOW_TEST_HOLD_AFTER_LISTING",
-        flag.to_str().unwrap().to_owned(),
-    ));
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_vpcflow"))
-        .args([
+    // Deleted between the listing and its GetObject, race-free: a proxy deletes it once the
+    // listing is back from moto, before vpcflow sees it.
+    let deleter = client(&moto);
+    let proxy = Proxy::start(&moto.url, move |r| {
+        if r.method == "GET" && r.target.contains("list-type=2") {
+            let c = deleter.clone();
+            Action::ForwardThen(Box::new(move || {
+                rt().block_on(async {
+                    c.delete_object()
+                        .bucket("faulty")
+                        .key("x/c-gone.log.gz")
+                        .send()
+                        .await
+                        .unwrap()
+                });
+            }))
+        } else {
+            Action::Forward
+        }
+    });
+    let out = vpcflow_env(
+        &[
             "parse",
             "-o",
             "summary",
             "--concurrency",
             "1",
             "s3://faulty/x/",
-        ])
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let listed = dir.path().join("go.listed");
-    while !listed.exists() {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    let c = client(&moto);
-    rt().block_on(async {
-        c.delete_object()
-            .bucket("faulty")
-            .key("x/c-gone.log.gz")
-            .send()
-            .await
-            .unwrap()
-    });
-    std::fs::write(&flag, b"").unwrap();
-    let out = child.wait_with_output().unwrap();
+        ],
+        &via(&moto, &proxy),
+    );
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert!(
@@ -310,6 +307,19 @@ fn corrupt_and_deleted_objects_are_reported_and_the_run_goes_on() {
     assert!(records > 3000 && records < 6000, "{records}");
     assert!(err.contains("3 objects listed"), "{err}");
     assert!(err.contains("), 2 failed"), "{err}");
+    // The whole message: the typed error says it once, with one scheme.
+    assert!(
+        err.contains(
+            "error: s3://faulty/x/c-gone.log.gz: NoSuchKey (deleted after it was listed) (0 \
+             records from s3://faulty/x/c-gone.log.gz were kept)"
+        ),
+        "{err}"
+    );
+    assert!(
+        !err.contains("s3://reading") && !err.contains("s3://s3://"),
+        "{err}"
+    );
+    assert_eq!(proxy.requests("x-id=GetObject"), 3, "{:?}", proxy.seen);
 }
 
 #[test]

@@ -4,40 +4,28 @@
 //! Exit codes: 0 success (and, for `verdict`, nothing blocked); 1 `verdict` found a blocked
 //! pair; 2 an error (bad arguments, unreadable input, a malformed line under `--strict`).
 
-mod args;
-mod bench_cmd;
-mod convert_cmd;
-mod endpoints_cmd;
-mod generate_cmd;
-mod logs_run;
+mod aws;
+mod catalogue;
+mod cmd;
+mod flags;
+mod logs;
 mod output;
-mod parse_cmd;
-mod s3_run;
+mod report;
+mod s3;
 mod time;
-mod verdict_cmd;
 
 use std::io::ErrorKind;
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::args::{Cli, Command};
-
-/// Exit code for a run that failed.
-pub const EXIT_ERROR: u8 = 2;
+use crate::flags::Cli;
+use crate::report::EXIT_ERROR;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
-    let result = match cli.command {
-        Command::Parse(args) => parse_cmd::run(args),
-        Command::Generate(args) => generate_cmd::run(args),
-        Command::Verdict(args) => verdict_cmd::run(args),
-        Command::Tail(args) => logs_run::tail(args),
-        Command::Convert(args) => convert_cmd::run(args),
-        Command::Bench(args) => bench_cmd::run(args),
-        Command::Endpoints(command) => endpoints_cmd::run(command),
-    };
+    let result = flags::resolve::resolve(cli.command).and_then(cmd::run);
     match result {
         Ok(code) => ExitCode::from(code),
         Err(err) => {

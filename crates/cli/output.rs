@@ -5,7 +5,6 @@ use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use vpcflow_input::SourceReport;
 
 /// Opens `--out` for writing. An existing file is refused unless `force`; a directory, or a
 /// path whose parent does not exist, is an error that says so.
@@ -59,43 +58,44 @@ pub fn stdout() -> Box<dyn Write + Send> {
     Box::new(BufWriter::with_capacity(1 << 16, io::stdout()))
 }
 
-/// Prints what went wrong per source on stderr and returns whether any source failed.
-pub fn report_sources(reports: &[SourceReport]) -> bool {
-    let mut failed = false;
-    for report in reports.iter().filter(|r| r.parts > 1) {
-        tracing::info!(
-            "{} was split into {} parts that threads decoded at once",
-            report.name,
-            report.parts
-        );
-    }
-    let malformed: u64 = reports.iter().map(|r| r.malformed).sum();
-    if malformed > 0 {
-        eprintln!(
-            "warning: skipped {malformed} malformed line{} (pass --strict to stop at the first):",
-            if malformed == 1 { "" } else { "s" }
-        );
-        let mut shown = 0;
-        for report in reports {
-            for line in &report.malformed_lines {
-                if shown < 20 {
-                    eprintln!("  {line}");
-                }
-                shown += 1;
+/// Refuses an `--out` that is one of the inputs (the same file, by device and inode, whatever
+/// the path): writing it would destroy what is being read.
+pub fn refuse_input_as_output(out: &Path, inputs: &[vpcflow_input::Input]) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(target) = std::fs::metadata(out) else {
+            return Ok(());
+        };
+        for input in inputs {
+            if let vpcflow_input::Input::Path(p) = input
+                && let Ok(m) = std::fs::metadata(p)
+                && (m.dev(), m.ino()) == (target.dev(), target.ino())
+            {
+                bail!(
+                    "--out {} is the input {}; writing it would destroy what is being read",
+                    out.display(),
+                    p.display()
+                );
             }
         }
-        if malformed > shown as u64 || shown > 20 {
-            eprintln!("  … and {} more", malformed - shown.min(20) as u64);
+    }
+    #[cfg(not(unix))]
+    {
+        let out = out.canonicalize().ok();
+        for input in inputs {
+            if let vpcflow_input::Input::Path(p) = input
+                && out.is_some()
+                && p.canonicalize().ok() == out
+            {
+                bail!(
+                    "--out {} is the input {}; writing it would destroy what is being read",
+                    out.as_ref()
+                        .map_or_else(String::new, |o| o.display().to_string()),
+                    p.display()
+                );
+            }
         }
     }
-    for report in reports {
-        if let Some(error) = &report.error {
-            failed = true;
-            eprintln!(
-                "error: {error} ({} records from {} were kept)",
-                report.records, report.name
-            );
-        }
-    }
-    failed
+    Ok(())
 }

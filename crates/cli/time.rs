@@ -27,19 +27,6 @@ pub fn parse_time(text: &str, now: i64) -> Result<i64> {
     Ok(now - n.saturating_mul(secs))
 }
 
-/// `--since` and `--until` as Unix seconds; an error if since is after until.
-pub fn window(since: Option<&str>, until: Option<&str>) -> Result<(Option<i64>, Option<i64>)> {
-    let now = jiff::Timestamp::now().as_second();
-    let since = since.map(|t| parse_time(t, now)).transpose()?;
-    let until = until.map(|t| parse_time(t, now)).transpose()?;
-    if let (Some(s), Some(u)) = (since, until)
-        && s > u
-    {
-        bail!("--since is after --until");
-    }
-    Ok((since, until))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -173,86 +173,189 @@ pub fn summary_value(out: &Output, name: &str) -> String {
         .to_owned()
 }
 
-/// A loopback HTTP proxy in front of moto that answers some CloudWatch Logs FilterLogEvents
-/// requests with `ThrottlingException` (moto never throttles) and forwards everything else.
-#[derive(Debug)]
-pub struct ThrottleProxy {
-    /// `http://127.0.0.1:PORT`.
-    pub url: String,
-    /// Requests answered with ThrottlingException so far.
-    pub throttled: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+/// One HTTP request as a loopback [`Proxy`] saw it.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// `GET`, `POST`, …
+    pub method: String,
+    /// The path and query.
+    pub target: String,
+    /// Headers, names lower-cased.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
 }
 
-impl ThrottleProxy {
-    /// Throttles the first `first_n` FilterLogEvents requests, then every third.
-    pub fn start(upstream: &str, first_n: usize) -> ThrottleProxy {
+impl Request {
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The `X-Amz-Target` operation of a JSON-protocol call (`Logs_20140328.FilterLogEvents`).
+    pub fn amz_target(&self) -> &str {
+        self.header("x-amz-target").unwrap_or("")
+    }
+}
+
+/// What a [`Proxy`] does with a request.
+pub enum Action {
+    /// Pass it to the upstream and the answer back.
+    Forward,
+    /// Pass it on; when the answer is back, run this before handing it over (to change the
+    /// upstream's state between the two, race-free).
+    ForwardThen(Box<dyn FnOnce() + Send>),
+    /// Answer with this raw HTTP response instead.
+    Respond(Vec<u8>),
+    /// Read the request and never answer (a stalled server).
+    Stall,
+    /// Pass it on, but cut the answer after this many bytes of its body and reset the
+    /// connection (a transfer that breaks midway).
+    CutBodyAfter(usize),
+}
+
+/// A raw HTTP response with a JSON body and extra headers.
+pub fn http_response(status: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+    let mut out = format!("HTTP/1.1 {status}\r\n");
+    for (k, v) in headers {
+        out.push_str(&format!("{k}: {v}\r\n"));
+    }
+    out.push_str(&format!(
+        "Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    ));
+    let mut out = out.into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+/// A loopback HTTP proxy in front of a server (moto) that lets a test decide, per request, to
+/// forward it, answer it, stall, or break the answer midway. One request per connection.
+#[derive(Debug)]
+pub struct Proxy {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// Every request seen, as `METHOD target`.
+    pub seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Proxy {
+    /// Starts the proxy; `hook` decides what happens to each request.
+    pub fn start(
+        upstream: &str,
+        hook: impl Fn(&Request) -> Action + Send + Sync + 'static,
+    ) -> Proxy {
         use std::io::{BufRead, BufReader, Read, Write};
-        use std::sync::atomic::{AtomicUsize, Ordering};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let upstream = upstream.trim_start_matches("http://").to_owned();
-        let throttled = std::sync::Arc::new(AtomicUsize::new(0));
-        let seen = std::sync::Arc::new(AtomicUsize::new(0));
-        let t = throttled.clone();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let hook = std::sync::Arc::new(hook);
+        let log = seen.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let (upstream, t, seen) = (upstream.clone(), t.clone(), seen.clone());
+                let (upstream, hook, log) = (upstream.clone(), hook.clone(), log.clone());
                 std::thread::spawn(move || -> std::io::Result<()> {
                     let mut client = BufReader::new(stream.try_clone()?);
-                    let mut head = Vec::new();
-                    let mut length = 0usize;
-                    let mut filter = false;
+                    let mut line = String::new();
+                    if client.read_line(&mut line)? == 0 {
+                        return Ok(());
+                    }
+                    let mut parts = line.split_whitespace();
+                    let method = parts.next().unwrap_or("").to_owned();
+                    let target = parts.next().unwrap_or("").to_owned();
+                    let mut head = line.clone().into_bytes();
+                    let mut headers = Vec::new();
                     loop {
-                        let mut line = String::new();
-                        if client.read_line(&mut line)? == 0 {
-                            return Ok(());
-                        }
-                        let lower = line.to_ascii_lowercase();
-                        if let Some(v) = lower.strip_prefix("content-length:") {
-                            length = v.trim().parse().unwrap_or(0);
-                        }
-                        if lower.starts_with("x-amz-target:") && lower.contains("filterlogevents") {
-                            filter = true;
-                        }
-                        let end = line == "\r\n";
-                        if !lower.starts_with("connection:") {
-                            head.extend_from_slice(line.as_bytes());
-                        }
-                        if end {
+                        let mut h = String::new();
+                        if client.read_line(&mut h)? == 0 || h == "\r\n" {
                             break;
                         }
-                    }
-                    let mut body = vec![0; length];
-                    client.read_exact(&mut body)?;
-                    let mut out = stream;
-                    if filter {
-                        let n = seen.fetch_add(1, Ordering::SeqCst);
-                        if n < first_n || n % 3 == 2 {
-                            t.fetch_add(1, Ordering::SeqCst);
-                            let msg =
-                                br#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#;
-                            write!(
-                                out,
-                                "HTTP/1.1 400 Bad Request\r\nContent-Type: application/x-amz-json-1.1\r\nx-amzn-ErrorType: ThrottlingException\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                                msg.len()
-                            )?;
-                            return out.write_all(msg);
+                        if let Some((k, v)) = h.split_once(':') {
+                            let k = k.trim().to_ascii_lowercase();
+                            if k != "connection" {
+                                head.extend_from_slice(h.as_bytes());
+                            }
+                            headers.push((k, v.trim().to_owned()));
                         }
                     }
-                    // Forward, asking the upstream to close so its reply ends at EOF.
-                    let mut up = std::net::TcpStream::connect(&upstream)?;
-                    let head_end = head.len() - 2;
-                    up.write_all(&head[..head_end])?;
-                    up.write_all(b"Connection: close\r\n\r\n")?;
-                    up.write_all(&body)?;
-                    let mut reply = Vec::new();
-                    up.read_to_end(&mut reply)?;
-                    out.write_all(&reply)
+                    let length: usize = headers
+                        .iter()
+                        .find(|(k, _)| k == "content-length")
+                        .and_then(|(_, v)| v.parse().ok())
+                        .unwrap_or(0);
+                    let mut body = vec![0; length];
+                    client.read_exact(&mut body)?;
+                    let request = Request {
+                        method,
+                        target,
+                        headers,
+                        body,
+                    };
+                    if let Ok(mut l) = log.lock() {
+                        l.push(format!("{} {}", request.method, request.target));
+                    }
+                    let mut out = stream;
+                    let forward =
+                        |then: Option<Box<dyn FnOnce() + Send>>| -> std::io::Result<Vec<u8>> {
+                            let mut up = std::net::TcpStream::connect(&upstream)?;
+                            up.write_all(&head)?;
+                            up.write_all(b"Connection: close\r\n\r\n")?;
+                            up.write_all(&request.body)?;
+                            let mut reply = Vec::new();
+                            up.read_to_end(&mut reply)?;
+                            if let Some(then) = then {
+                                then();
+                            }
+                            Ok(reply)
+                        };
+                    match hook(&request) {
+                        Action::Forward => out.write_all(&forward(None)?),
+                        Action::ForwardThen(then) => out.write_all(&forward(Some(then))?),
+                        Action::Respond(raw) => out.write_all(&raw),
+                        Action::Stall => {
+                            // Hold the connection open, answering nothing, until the client
+                            // gives up and closes it.
+                            let mut sink = [0u8; 1];
+                            while matches!(client.read(&mut sink), Ok(n) if n > 0) {}
+                            Ok(())
+                        }
+                        Action::CutBodyAfter(n) => {
+                            let reply = forward(None)?;
+                            let body_at = reply
+                                .windows(4)
+                                .position(|w| w == b"\r\n\r\n")
+                                .map_or(0, |i| i + 4);
+                            out.write_all(&reply[..(body_at + n).min(reply.len())])?;
+                            out.flush()?;
+                            // Close at once: the rest of the body never comes.
+                            out.shutdown(std::net::Shutdown::Both)
+                        }
+                    }
                 });
             }
         });
-        ThrottleProxy { url, throttled }
+        Proxy { url, seen }
     }
+
+    /// Requests seen whose `METHOD target` contains `needle`.
+    pub fn requests(&self, needle: &str) -> usize {
+        self.seen
+            .lock()
+            .map(|l| l.iter().filter(|r| r.contains(needle)).count())
+            .unwrap_or(0)
+    }
+}
+
+/// The environment of `moto.env()`, with AWS requests sent to `proxy` instead.
+pub fn via(moto: &Moto, proxy: &Proxy) -> Vec<(&'static str, String)> {
+    let mut env = moto.env();
+    env.retain(|(k, _)| *k != "AWS_ENDPOINT_URL");
+    env.push(("AWS_ENDPOINT_URL", proxy.url.clone()));
+    env
 }
 
 /// The sources a checkpoint file lists as finished (`vpcflow-checkpoint` format 2: a header

@@ -17,9 +17,11 @@ pub struct AwsOptions {
     pub endpoint_url: Option<String>,
 }
 
-/// Throttling (S3 503 SlowDown, CloudWatch Logs ThrottlingException), 5xx and transient
-/// network errors are retried by the SDK's standard retry mode: up to this many attempts, with
-/// exponential backoff and full jitter starting at [`INITIAL_BACKOFF`].
+/// S3, EC2 and RDS calls: throttling (S3 503 SlowDown), 5xx and transient network errors are
+/// retried by the SDK's standard retry mode, up to this many attempts, with exponential backoff
+/// and full jitter starting at [`INITIAL_BACKOFF`]. CloudWatch Logs calls are not: the SDK's
+/// retries are off for them, and [`crate::LogsReader`] retries throttling itself, so that it can
+/// count throttles and share one rate limiter between every stream.
 pub const MAX_ATTEMPTS: u32 = 8;
 /// The first retry waits up to this long; each further retry doubles it (capped at 20 s).
 pub const INITIAL_BACKOFF: Duration = Duration::from_millis(200);

@@ -5,6 +5,8 @@
 use std::fmt::Display;
 
 use aws_config::SdkConfig;
+
+use crate::error::AwsError;
 use aws_sdk_ec2::error::DisplayErrorContext;
 use aws_sdk_ec2::types::{self as ec2, Filter};
 use vpcflow_explain::{
@@ -16,7 +18,7 @@ use vpcflow_explain::{
 
 /// The `LogFormat` of the flow log delivering to CloudWatch Logs group `group`, from EC2
 /// DescribeFlowLogs. `Ok(None)` when no flow log names the group.
-pub async fn flow_log_format(config: &SdkConfig, group: &str) -> Result<Option<String>, String> {
+pub async fn flow_log_format(config: &SdkConfig, group: &str) -> Result<Option<String>, AwsError> {
     let ec2 = aws_sdk_ec2::Client::new(config);
     let mut pages = ec2
         .describe_flow_logs()
@@ -29,8 +31,12 @@ pub async fn flow_log_format(config: &SdkConfig, group: &str) -> Result<Option<S
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        let page =
-            page.map_err(|e| format!("DescribeFlowLogs failed: {}", DisplayErrorContext(&e)))?;
+        let page = page.map_err(|e| AwsError::Failed {
+            operation: "DescribeFlowLogs",
+            resource: format!("the flow log of log group {group}"),
+            message: DisplayErrorContext(&e).to_string(),
+            hint: Some("reading the format needs ec2:DescribeFlowLogs; or pass --log-format"),
+        })?;
         for flow_log in page.flow_logs() {
             if flow_log.log_group_name() == Some(group)
                 && let Some(format) = flow_log.log_format()
@@ -47,7 +53,7 @@ pub async fn flow_log_format(config: &SdkConfig, group: &str) -> Result<Option<S
 /// entries of each managed prefix list a security-group rule names
 /// (GetManagedPrefixListEntries). A prefix list that cannot be read is left out with a warning;
 /// the explanation then says its entries were not counted.
-pub async fn network_config(config: &SdkConfig) -> Result<Config, String> {
+pub async fn network_config(config: &SdkConfig) -> Result<Config, AwsError> {
     let ec2 = aws_sdk_ec2::Client::new(config);
     let mut out = Config::default();
 
@@ -117,10 +123,13 @@ pub async fn network_config(config: &SdkConfig) -> Result<Config, String> {
     Ok(out)
 }
 
-fn failed(call: &str, e: impl Display) -> String {
-    format!(
-        "{call} failed: {e} (explaining needs the ec2:Describe* permissions; or pass --config-snapshot DIR)"
-    )
+fn failed(operation: &'static str, e: impl Display) -> AwsError {
+    AwsError::Failed {
+        operation,
+        resource: "the network configuration".into(),
+        message: e.to_string(),
+        hint: Some("explaining needs the ec2:Describe* permissions; or pass --config-snapshot DIR"),
+    }
 }
 
 fn owned(s: Option<&str>) -> String {

@@ -1,6 +1,7 @@
-//! AWS sources for vpcflow: S3 archives and CloudWatch Logs, on tokio and the AWS SDK. Everything else in vpcflow is synchronous; this crate bridges: object bodies stream
-//! through [`tokio_util::io::SyncIoBridge`] into the same decoder local files use, on blocking
-//! threads, with bounded concurrency.
+//! AWS sources for vpcflow: S3 archives and CloudWatch Logs, on tokio and the AWS SDK.
+//! Everything else in vpcflow is synchronous; this crate bridges: object bodies stream through
+//! [`tokio_util::io::SyncIoBridge`] into the same decoder local files use, on blocking threads,
+//! with bounded concurrency.
 //!
 //! # A tour
 //! - [`AwsOptions`]: region, profile and endpoint URL on top of the standard credential chain.
@@ -11,10 +12,13 @@
 //!   [`Dedupe`] drops the events overlapping polls return twice.
 //! - [`ec2::network_config`] and [`rds::discover`]: the security groups, network ACLs and
 //!   ENIs `verdict --explain` evaluates, and the endpoint catalogue built from RDS.
+//! - [`AwsError`]: every failed call, as a sentence naming the operation, the resource and
+//!   what to do.
 #![deny(missing_docs)]
 
 pub mod config;
 pub mod ec2;
+mod error;
 pub mod key;
 pub mod logs;
 pub mod rds;
@@ -22,6 +26,7 @@ pub mod s3;
 
 pub use aws_config::SdkConfig;
 pub use config::AwsOptions;
+pub use error::AwsError;
 pub use key::{KeyFilter, KeyInfo};
 pub use logs::{Dedupe, Event, LiveTail, LogsOptions, LogsReader, LogsStats, RateLimiter};
 pub use s3::{Progress, S3Object, S3Options, S3Summary, S3Url, SinkFactory};

@@ -19,6 +19,8 @@ use aws_sdk_cloudwatchlogs::error::{DisplayErrorContext, ProvideErrorMetadata, S
 use aws_sdk_cloudwatchlogs::types::OrderBy;
 use tokio::sync::{Mutex, mpsc};
 
+use crate::error::AwsError;
+
 /// One log event: one flow-log record.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Event {
@@ -34,11 +36,19 @@ pub struct Event {
 
 impl Event {
     /// An id from the event's content (stream, time, message), for events that carry none.
+    /// The hash (XXH3-128) has a fixed definition: a checkpoint written by one build of
+    /// vpcflow dedupes the same events in the next.
     pub fn digest(&self) -> String {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        (&self.stream, self.timestamp, &self.message).hash(&mut h);
-        format!("d:{:016x}:{}", h.finish(), self.timestamp)
+        let mut bytes = Vec::with_capacity(self.stream.len() + self.message.len() + 10);
+        bytes.extend_from_slice(self.stream.as_bytes());
+        bytes.push(0);
+        bytes.extend_from_slice(&self.timestamp.to_le_bytes());
+        bytes.extend_from_slice(self.message.as_bytes());
+        format!(
+            "d:{:032x}:{}",
+            xxhash_rust::xxh3::xxh3_128(&bytes),
+            self.timestamp
+        )
     }
 }
 
@@ -52,7 +62,7 @@ pub struct LiveTail {
 impl LiveTail {
     /// Starts a session on the reader's group (and ENI streams, and filter pattern). Fails where
     /// the server does not offer StartLiveTail (moto, some regions), so callers can poll instead.
-    pub async fn start(reader: &LogsReader) -> Result<LiveTail, String> {
+    pub async fn start(reader: &LogsReader) -> Result<LiveTail, AwsError> {
         let group = &reader.opts.group;
         let groups = reader
             .call("DescribeLogGroups", || {
@@ -69,7 +79,10 @@ impl LiveTail {
             .find(|g| g.log_group_name() == Some(group.as_str()))
             .and_then(|g| g.arn())
             .map(|a| a.trim_end_matches(":*").to_owned())
-            .ok_or_else(|| format!("log group `{group}` not found"))?;
+            .ok_or_else(|| AwsError::NotFound {
+                operation: "DescribeLogGroups",
+                what: format!("log group `{group}` not found"),
+            })?;
         let mut request = reader
             .client
             .start_live_tail()
@@ -78,10 +91,12 @@ impl LiveTail {
         for eni in &reader.opts.enis {
             request = request.log_stream_name_prefixes(eni);
         }
-        let mut output = request
-            .send()
-            .await
-            .map_err(|e| DisplayErrorContext(&e).to_string())?;
+        let mut output = request.send().await.map_err(|e| AwsError::Failed {
+            operation: "StartLiveTail",
+            resource: format!("log group {group}"),
+            message: DisplayErrorContext(&e).to_string(),
+            hint: None,
+        })?;
         let (tx, rx) = mpsc::unbounded_channel();
         let stats = reader.stats.clone();
         let task = tokio::spawn(async move {
@@ -247,18 +262,8 @@ impl LogsReader {
         (LogsReader::new(Client::from_conf(logs), opts), config)
     }
 
-    /// The client.
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
-    /// The options.
-    pub fn options(&self) -> &LogsOptions {
-        &self.opts
-    }
-
     /// Sends one request through the rate limiter, retrying throttling and server errors.
-    async fn call<T, E, F, Fut>(&self, what: &str, mut send: F) -> Result<T, String>
+    async fn call<T, E, F, Fut>(&self, what: &'static str, mut send: F) -> Result<T, AwsError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
@@ -292,15 +297,26 @@ impl LogsReader {
                 self.stats.retried.fetch_add(1, Ordering::Relaxed);
             }
             if !(throttled || server) || attempt >= MAX_ATTEMPTS {
+                let resource = format!("log group {}", self.opts.group);
                 return Err(match code {
-                    "ResourceNotFoundException" => format!(
-                        "{what}: log group `{}` does not exist (or a stream in it does not)",
-                        self.opts.group
-                    ),
-                    "AccessDeniedException" => format!(
-                        "{what}: access denied (the credentials need logs:FilterLogEvents and logs:DescribeLogStreams)"
-                    ),
-                    _ => format!("{what} failed: {}", DisplayErrorContext(&err)),
+                    "ResourceNotFoundException" => AwsError::NotFound {
+                        operation: what,
+                        what: format!(
+                            "{what}: log group `{}` does not exist (or a stream in it does not)",
+                            self.opts.group
+                        ),
+                    },
+                    "AccessDeniedException" => AwsError::AccessDenied {
+                        operation: what,
+                        resource,
+                        needs: "logs:FilterLogEvents and logs:DescribeLogStreams",
+                    },
+                    _ => AwsError::Failed {
+                        operation: what,
+                        resource,
+                        message: DisplayErrorContext(&err).to_string(),
+                        hint: None,
+                    },
                 });
             }
             // Exponential backoff with full jitter: up to 200 ms, 400 ms, … capped at 10 s.
@@ -313,7 +329,7 @@ impl LogsReader {
     }
 
     /// The streams to read, most recently written first, with their last event time (ms).
-    pub async fn streams(&self) -> Result<Vec<(String, Option<i64>)>, String> {
+    pub async fn streams(&self) -> Result<Vec<(String, Option<i64>)>, AwsError> {
         let mut out = Vec::new();
         let prefixes: Vec<Option<&str>> = if self.opts.enis.is_empty() {
             vec![None]
@@ -359,7 +375,7 @@ impl LogsReader {
         start_ms: i64,
         end_ms: i64,
         tx: mpsc::Sender<Vec<Event>>,
-    ) -> Result<(), String> {
+    ) -> Result<(), AwsError> {
         let streams: Vec<String> = self
             .streams()
             .await?
@@ -384,7 +400,14 @@ impl LogsReader {
         }
         let mut first_error = None;
         while let Some(done) = tasks.join_next().await {
-            let result = done.map_err(|e| e.to_string()).and_then(|r| r);
+            let result = done
+                .map_err(|e| AwsError::Failed {
+                    operation: "FilterLogEvents",
+                    resource: format!("log group {}", self.opts.group),
+                    message: format!("the reading task failed: {e}"),
+                    hint: None,
+                })
+                .and_then(|r| r);
             if let Err(e) = result {
                 first_error.get_or_insert(e);
             }
@@ -398,7 +421,7 @@ impl LogsReader {
         start_ms: i64,
         end_ms: i64,
         tx: mpsc::Sender<Vec<Event>>,
-    ) -> Result<(), String> {
+    ) -> Result<(), AwsError> {
         let mut token: Option<String> = None;
         loop {
             let page = self

@@ -8,13 +8,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use arrow_array::RecordBatch;
 use aws_sdk_s3::Client;
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::io::SyncIoBridge;
 use vpcflow_core::{Decoder, DecoderOptions};
-use vpcflow_input::{RunError, SourceReport, SourceSink, decode_source, open_reader};
+use vpcflow_input::{RunError, SourceError, SourceReport, SourceSink, decode_source, open_reader};
 
+use crate::error::{AwsError, classify};
 use crate::key::KeyFilter;
 
 /// An `s3://bucket/prefix` location.
@@ -74,7 +74,7 @@ pub struct S3Options {
 }
 
 /// What a run did.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct S3Summary {
     /// Objects listed under the prefixes.
     pub listed: u64,
@@ -85,7 +85,7 @@ pub struct S3Summary {
     /// One report per object fetched (or that failed to be fetched), in key order.
     pub reports: Vec<SourceReport>,
     /// Listing failures (a missing bucket, access denied): the prefix was not read.
-    pub listing_errors: Vec<String>,
+    pub listing_errors: Vec<AwsError>,
 }
 
 impl S3Summary {
@@ -96,15 +96,10 @@ impl S3Summary {
             .filter(|r| r.error.is_none() || r.raw_bytes > 0)
             .count() as u64
     }
-
-    /// Whether anything went wrong that the exit code should show.
-    pub fn failed(&self) -> bool {
-        !self.listing_errors.is_empty() || self.reports.iter().any(|r| r.error.is_some())
-    }
 }
 
 /// Lists every object under `url`, page by page.
-pub async fn list(client: &Client, url: &S3Url) -> Result<Vec<S3Object>, String> {
+pub async fn list(client: &Client, url: &S3Url) -> Result<Vec<S3Object>, AwsError> {
     let mut pages = client
         .list_objects_v2()
         .bucket(&url.bucket)
@@ -114,19 +109,23 @@ pub async fn list(client: &Client, url: &S3Url) -> Result<Vec<S3Object>, String>
     let mut out = Vec::new();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| {
-            let code = e.code().unwrap_or("");
-            match code {
-                "NoSuchBucket" => format!("s3://{}: the bucket does not exist", url.bucket),
-                "AccessDenied" => format!(
-                    "s3://{}/{}: access denied listing objects (the credentials need s3:ListBucket)",
-                    url.bucket, url.prefix
-                ),
-                _ => format!(
-                    "listing s3://{}/{} failed: {}",
-                    url.bucket,
-                    url.prefix,
-                    DisplayErrorContext(&e)
-                ),
+            let c = classify(&e);
+            let resource = format!("s3://{}/{}", url.bucket, url.prefix);
+            match c.code {
+                Some("NoSuchBucket") => AwsError::NoSuchBucket {
+                    bucket: url.bucket.clone(),
+                },
+                Some("AccessDenied") => AwsError::AccessDenied {
+                    operation: "ListObjectsV2",
+                    resource,
+                    needs: "s3:ListBucket",
+                },
+                _ => AwsError::Failed {
+                    operation: "ListObjectsV2",
+                    resource,
+                    message: c.message,
+                    hint: None,
+                },
             }
         })?;
         for o in page.contents() {
@@ -180,7 +179,6 @@ pub async fn read(
     progress
         .objects_total
         .store(todo.len() as u64, Ordering::Relaxed);
-    test_hold_after_listing().await;
     tracing::info!(
         listed = summary.listed,
         to_read = todo.len(),
@@ -216,22 +214,6 @@ pub async fn read(
     Ok(summary)
 }
 
-/// A test hook, not a feature: when `VPCFLOW_TEST_HOLD_AFTER_LISTING` names a file, the run
-/// writes `<file>.listed` after listing and waits until `<file>` exists. The S3 tests use it to
-/// delete an object between listing and fetching, deterministically.
-async fn test_hold_after_listing() {
-    let Some(flag) = std::env::var_os("VPCFLOW_TEST_HOLD_AFTER_LISTING") else {
-        return;
-    };
-    let flag = std::path::PathBuf::from(flag);
-    let mut listed = flag.clone().into_os_string();
-    listed.push(".listed");
-    let _ = std::fs::write(&listed, b"");
-    while !flag.exists() {
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-}
-
 fn joined(
     r: Result<Result<SourceReport, RunError>, tokio::task::JoinError>,
 ) -> Result<Result<SourceReport, RunError>, RunError> {
@@ -259,11 +241,10 @@ async fn read_object(
     progress: &Arc<Progress>,
 ) -> Result<SourceReport, RunError> {
     let id = object.id();
-    let failed = move |name: &str, error: String| SourceReport {
-        name: name.to_owned(),
-        error: Some(error),
-        ..SourceReport::default()
-    };
+    // Reports, positions and errors name the object as a user would: s3://bucket/key.
+    let name = format!("s3://{id}");
+    let failed =
+        |error: AwsError| SourceReport::failed(&name, SourceError::Remote(Box::new(error)));
     let response = client
         .get_object()
         .bucket(&object.bucket)
@@ -274,17 +255,26 @@ async fn read_object(
     let response = match response {
         Ok(r) => r,
         Err(e) => {
-            let message = match e.code() {
-                Some("NoSuchKey") => format!("s3://{id}: NoSuchKey (deleted after it was listed)"),
-                Some("AccessDenied") => {
-                    format!("s3://{id}: AccessDenied (the credentials need s3:GetObject on it)")
-                }
-                Some("PreconditionFailed") => format!(
-                    "s3://{id}: replaced after it was listed (its ETag changed); run again to read the new object"
-                ),
-                _ => format!("s3://{id}: GetObject failed: {}", DisplayErrorContext(&e)),
-            };
-            return Ok(failed(&id, message));
+            let c = classify(&e);
+            let resource = name.clone();
+            return Ok(failed(match c.code {
+                Some("NoSuchKey") => AwsError::NotFound {
+                    operation: "GetObject",
+                    what: format!("{resource}: NoSuchKey (deleted after it was listed)"),
+                },
+                Some("AccessDenied") => AwsError::AccessDenied {
+                    operation: "GetObject",
+                    resource,
+                    needs: "s3:GetObject",
+                },
+                Some("PreconditionFailed") => AwsError::Replaced { resource },
+                _ => AwsError::Failed {
+                    operation: "GetObject",
+                    resource,
+                    message: c.message,
+                    hint: None,
+                },
+            }));
         }
     };
     let body = SyncIoBridge::new(response.body.into_async_read());
@@ -294,7 +284,15 @@ async fn read_object(
         let mut sink = sinks(&object);
         let opened = match open_reader(Box::new(body), None) {
             Ok(o) => o,
-            Err(e) => return Ok(failed(&id, format!("s3://{id}: reading failed: {e}"))),
+            Err(error) => {
+                return Ok(SourceReport::failed(
+                    &name,
+                    SourceError::Open {
+                        name: name.clone(),
+                        error,
+                    },
+                ));
+            }
         };
         let mut decoder = Decoder::new(decoder);
         let mut on_batch = |batch: RecordBatch| {
@@ -303,10 +301,7 @@ async fn read_object(
                 .fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
             sink.batch(batch)
         };
-        let mut report = decode_source(opened, &id, &mut decoder, &mut on_batch)?;
-        if let Some(e) = &report.error {
-            report.error = Some(format!("s3://{e}"));
-        }
+        let report = decode_source(opened, &name, &mut decoder, &mut on_batch)?;
         progress
             .bytes
             .fetch_add(report.raw_bytes, Ordering::Relaxed);

@@ -116,6 +116,8 @@ pub struct Decoder {
     stats: DecodeStats,
     malformed: Vec<MalformedLine>,
     unknown_fields: Vec<Arc<str>>,
+    /// The formats that decoded records of the current source.
+    source_formats: Vec<LogFormat>,
     /// Decoding a part of a file: a header line may not change the format.
     locked: bool,
 }
@@ -140,6 +142,7 @@ impl Decoder {
             stats: DecodeStats::default(),
             malformed: Vec::new(),
             unknown_fields: Vec::new(),
+            source_formats: Vec::new(),
             locked: false,
         };
         decoder.apply_format(format);
@@ -187,6 +190,7 @@ impl Decoder {
         self.partial.clear();
         self.skipping = false;
         self.locked = false;
+        self.source_formats.clear();
         if self.opts.format.is_none() {
             self.set_format(LogFormat::default_v2());
         }
@@ -247,9 +251,15 @@ impl Decoder {
         std::mem::take(&mut self.malformed)
     }
 
-    /// Rows buffered for the next batch.
-    pub fn buffered_rows(&self) -> usize {
-        self.rows
+    /// The options it decodes with.
+    pub fn options(&self) -> &DecoderOptions {
+        &self.opts
+    }
+
+    /// Takes the formats that decoded records of the current source since it began (or since
+    /// the last call): a header line midway changes the format.
+    pub fn take_source_formats(&mut self) -> Vec<LogFormat> {
+        std::mem::take(&mut self.source_formats)
     }
 
     /// Whether [`Decoder::flush`] should be called before more input is decoded: the batch is
@@ -337,6 +347,9 @@ impl Decoder {
         } else {
             let capacity = self.opts.batch_size.max(1);
             let rows = self.rows;
+            if self.source_formats.last() != Some(&self.format) {
+                self.source_formats.push(self.format.clone());
+            }
             let arrays = self
                 .columns
                 .iter_mut()

@@ -11,12 +11,14 @@
 //!   groups out, client subnet's ACL out, endpoint subnet's ACL in, endpoint groups in, and both
 //!   ACLs for the reply to the client's ephemeral ports), turned into a
 //!   [`vpcflow_verdict::Explanation`].
+//! - [`discover`]: which RDS instance owns which network interface, for `endpoints discover`.
 //!
 //! No I/O beyond reading a snapshot directory: the live configuration is fetched by
 //! `vpcflow-aws` into the same types.
 #![deny(missing_docs)]
 
 mod config;
+pub mod discover;
 mod explain;
 pub mod rules;
 

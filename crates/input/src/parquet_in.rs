@@ -10,7 +10,7 @@ use parquet::file::reader::ChunkReader;
 use vpcflow_core::render::ColumnReader;
 use vpcflow_core::{Decoder, LogFormat};
 
-use crate::run::RunError;
+use crate::report::{RunError, SourceError};
 
 /// Decodes a Parquet file. The outer error stops the run; the inner one says why this source
 /// stopped early.
@@ -19,13 +19,14 @@ pub(crate) fn decode<T: ChunkReader + 'static>(
     name: &str,
     decoder: &mut Decoder,
     on_batch: &mut dyn FnMut(RecordBatch) -> io::Result<()>,
-) -> Result<Result<(), String>, RunError> {
+) -> Result<Result<(), SourceError>, RunError> {
     decoder.begin_source(name);
+    let batch_size = decoder.options().batch_size.max(1);
     let reader = match ParquetRecordBatchReaderBuilder::try_new(file)
-        .and_then(|b| b.with_batch_size(8192).build())
+        .and_then(|b| b.with_batch_size(batch_size).build())
     {
         Ok(reader) => reader,
-        Err(e) => return Ok(Err(format!("cannot read Parquet file {name}: {e}"))),
+        Err(e) => return Ok(Err(parquet_error(name, e))),
     };
     let names: Vec<String> = reader
         .schema()
@@ -35,13 +36,18 @@ pub(crate) fn decode<T: ChunkReader + 'static>(
         .collect();
     match LogFormat::from_names(names.iter().map(String::as_str)) {
         Ok(format) => decoder.use_source_format(format),
-        Err(e) => return Ok(Err(format!("{name}: {e}"))),
+        Err(e) => {
+            return Ok(Err(SourceError::Format {
+                name: name.to_owned(),
+                message: e.to_string(),
+            }));
+        }
     }
     let mut line = Vec::with_capacity(512);
     for batch in reader {
         let batch = match batch {
             Ok(batch) => batch,
-            Err(e) => return Ok(Err(format!("reading Parquet file {name} failed: {e}"))),
+            Err(e) => return Ok(Err(parquet_error(name, e))),
         };
         let columns: Vec<ColumnReader<'_>> =
             batch.columns().iter().map(ColumnReader::new).collect();
@@ -68,4 +74,11 @@ pub(crate) fn decode<T: ChunkReader + 'static>(
         on_batch(batch).map_err(RunError::Output)?;
     }
     Ok(Ok(()))
+}
+
+fn parquet_error(name: &str, e: impl std::fmt::Display) -> SourceError {
+    SourceError::Parquet {
+        name: name.to_owned(),
+        message: e.to_string(),
+    }
 }

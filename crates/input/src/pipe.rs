@@ -15,6 +15,9 @@ pub(crate) struct Pipe {
     back: SyncSender<Vec<u8>>,
     buf: Vec<u8>,
     pos: usize,
+    /// The inflating thread (it ends on its own: at the end of its input, at an error, or at
+    /// its next send after the `Pipe` is dropped).
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Pipe {
@@ -23,7 +26,7 @@ impl Pipe {
     pub(crate) fn spawn(mut inner: Box<dyn Read + Send>) -> io::Result<Pipe> {
         let (tx, rx) = sync_channel::<io::Result<Vec<u8>>>(DEPTH);
         let (back, spare) = sync_channel::<Vec<u8>>(DEPTH + 2);
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("vpcflow-inflate".into())
             .spawn(move || {
                 loop {
@@ -60,7 +63,16 @@ impl Pipe {
             back,
             buf: Vec::new(),
             pos: 0,
+            thread: Some(thread),
         })
+    }
+}
+
+impl Drop for Pipe {
+    fn drop(&mut self) {
+        // Not joined: a thread blocked reading a slow source would hold the reader up. With the
+        // receiver gone, its next send fails and it returns on its own.
+        drop(self.thread.take());
     }
 }
 
@@ -143,6 +155,10 @@ mod tests {
         let mut pipe = Pipe::spawn(Box::new(io::Cursor::new(data))).unwrap();
         let mut first = [0u8; 10];
         pipe.read_exact(&mut first).unwrap();
-        drop(pipe); // the thread's next send fails and it returns
+        let thread = pipe.thread.take().unwrap();
+        assert!(!thread.is_finished(), "20 buffers cannot all be in flight");
+        drop(pipe);
+        // The thread's next send fails and it returns: join ends (a hang here is the bug).
+        thread.join().unwrap();
     }
 }

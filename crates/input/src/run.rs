@@ -1,70 +1,14 @@
-use std::fmt;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arrow_array::RecordBatch;
-use vpcflow_core::{Decoder, DecoderOptions, ErrorKind, MalformedLine, Reader};
+use vpcflow_core::{Decoder, DecoderOptions, ErrorKind, Reader};
 
 use crate::open::{Compression, Input, Opened, open, open_pipelined};
 use crate::parquet_in;
+use crate::report::{RunError, SourceError, SourceReport};
 use crate::split::{self, Part};
-
-/// What one source gave.
-#[derive(Clone, Debug, Default)]
-pub struct SourceReport {
-    /// The source's name.
-    pub name: String,
-    /// How it was stored (`None` for Parquet, or when it could not be opened).
-    pub compression: Option<Compression>,
-    /// Records decoded.
-    pub records: u64,
-    /// Bytes decoded (after decompression).
-    pub bytes: u64,
-    /// Bytes read from storage (before decompression).
-    pub raw_bytes: u64,
-    /// Lines read (records, headers, blank and malformed lines).
-    pub lines: u64,
-    /// Parts the source was split into for threads to share (0 or 1: read whole).
-    pub parts: usize,
-    /// Malformed lines skipped.
-    pub malformed: u64,
-    /// The first malformed lines, with positions.
-    pub malformed_lines: Vec<MalformedLine>,
-    /// Field names the source's format used that vpcflow does not know (read as text).
-    pub unknown_fields: Vec<String>,
-    /// Why the source was not read to its end (it could not be opened, or broke midway).
-    /// Every record decoded before that was delivered.
-    pub error: Option<String>,
-}
-
-/// An error that stops a whole run.
-#[derive(Debug)]
-pub enum RunError {
-    /// A malformed line in strict mode, or another decode error.
-    Decode(vpcflow_core::Error),
-    /// The batch callback failed (writing the output, say).
-    Output(io::Error),
-}
-
-impl fmt::Display for RunError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RunError::Decode(e) => e.fmt(f),
-            RunError::Output(e) => write!(f, "writing output failed: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for RunError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            // Display already shows the inner error; chain past it.
-            RunError::Decode(e) => e.source(),
-            RunError::Output(e) => Some(e),
-        }
-    }
-}
 
 /// How a run decodes its inputs.
 #[derive(Clone, Debug)]
@@ -141,11 +85,9 @@ fn decode_part(
                     Err(e) => match e.kind() {
                         ErrorKind::Io { .. } => {
                             let raw = raw_bytes.load(Ordering::Relaxed);
-                            report.error = Some(match compression {
-                                Compression::Gzip => {
-                                    format!("{e} (after {raw} compressed bytes)")
-                                }
-                                Compression::None => e.to_string(),
+                            report.error = Some(SourceError::Broken {
+                                error: e,
+                                compressed: (compression == Compression::Gzip).then_some(raw),
                             });
                         }
                         _ => {
@@ -182,6 +124,7 @@ fn decode_part(
         .iter()
         .map(|f| f.to_string())
         .collect();
+    report.formats = decoder.take_source_formats();
     if report.raw_bytes == 0 {
         report.raw_bytes = report.bytes;
     }
@@ -235,11 +178,11 @@ pub fn for_each_batch(
         match part {
             None => match open_pipelined(input, pipelined) {
                 Ok(opened) => decode_source(opened, &name, decoder, &mut forward),
-                Err(e) => Ok(cannot_open(&name, &e)),
+                Err(e) => Ok(cannot_open(&name, e)),
             },
             Some(part) => {
                 let Input::Path(path) = input else {
-                    return Ok(cannot_open(&name, &io::Error::other("not a file")));
+                    return Ok(cannot_open(&name, io::Error::other("not a file")));
                 };
                 match split::open_part(path, part) {
                     Ok(reader) => {
@@ -250,13 +193,13 @@ pub fn for_each_batch(
                         };
                         decode_part(opened, &name, Some(part), decoder, &mut forward)
                     }
-                    Err(e) => Ok(cannot_open(&name, &e)),
+                    Err(e) => Ok(cannot_open(&name, e)),
                 }
             }
         }
     })?;
     // One report per input: a split file's parts joined.
-    let mut per_input: Vec<Vec<SourceReport>> = vec![Vec::new(); inputs.len()];
+    let mut per_input: Vec<Vec<SourceReport>> = inputs.iter().map(|_| Vec::new()).collect();
     for ((i, _), report) in work.iter().zip(reports) {
         per_input[*i].extend(report);
     }
@@ -273,12 +216,14 @@ pub fn for_each_batch(
         .collect())
 }
 
-fn cannot_open(name: &str, e: &io::Error) -> SourceReport {
-    SourceReport {
-        name: name.to_owned(),
-        error: Some(format!("cannot open {name}: {e}")),
-        ..SourceReport::default()
-    }
+fn cannot_open(name: &str, e: io::Error) -> SourceReport {
+    SourceReport::failed(
+        name,
+        SourceError::Open {
+            name: name.to_owned(),
+            error: e,
+        },
+    )
 }
 
 /// Like [`for_each_batch`] without splitting, with a sink of its own per input, from `make`. A
@@ -294,7 +239,7 @@ pub fn for_each_source<'a>(
         let mut sink = make(input);
         let report = match open(input) {
             Ok(opened) => decode_source(opened, &name, decoder, &mut |b| sink.batch(b))?,
-            Err(e) => cannot_open(&name, &e),
+            Err(e) => cannot_open(&name, e),
         };
         sink.finish(&report).map_err(RunError::Output)?;
         Ok(report)
@@ -312,7 +257,7 @@ fn run_work(
     let threads = opts.threads.clamp(1, n.max(1));
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
-    let reports: Mutex<Vec<Option<SourceReport>>> = Mutex::new(vec![None; n]);
+    let reports: Mutex<Vec<Option<SourceReport>>> = Mutex::new((0..n).map(|_| None).collect());
     let first_error: Mutex<Option<RunError>> = Mutex::new(None);
     let work = || {
         let mut decoder = Decoder::new(opts.decoder.clone());

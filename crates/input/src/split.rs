@@ -10,7 +10,7 @@ use memchr::memchr;
 use vpcflow_core::{LogFormat, MalformedLine};
 
 use crate::open::Compression;
-use crate::run::SourceReport;
+use crate::report::SourceReport;
 
 /// Files smaller than twice this are not split; parts are at least this large.
 pub const MIN_PART: u64 = 16 << 20;
@@ -135,6 +135,11 @@ pub(crate) fn join(name: &str, parts: Vec<SourceReport>, keep: usize) -> SourceR
         }
         if out.error.is_none() {
             out.error = part.error;
+        }
+        for f in part.formats {
+            if !out.formats.contains(&f) {
+                out.formats.push(f);
+            }
         }
         lines_before += part.lines;
     }

@@ -11,9 +11,11 @@
 //! security_group_ids = ["sg-0abc"]     # optional; `endpoints discover` writes them
 //! ```
 //!
-//! An `address` that is not an IP address is resolved as a DNS name when the catalogue is
-//! loaded (an RDS endpoint such as `db.xxxx.ap-northeast-1.rds.amazonaws.com` resolves to its
-//! private address from inside the VPC).
+//! An `address` that is not an IP address is a DNS name, resolved when the catalogue is loaded
+//! by the [`Resolve`] the caller passes in (an RDS endpoint such as
+//! `db.xxxx.ap-northeast-1.rds.amazonaws.com` resolves to its private address from inside the
+//! VPC). This crate does no I/O itself: [`SystemResolver`] asks the system's resolver,
+//! [`NoResolver`] refuses names.
 
 use std::fmt;
 use std::net::{IpAddr, ToSocketAddrs};
@@ -71,6 +73,38 @@ impl fmt::Display for CatalogueError {
 
 impl std::error::Error for CatalogueError {}
 
+/// Resolves the DNS names a catalogue gives as addresses.
+pub trait Resolve {
+    /// The addresses `name` resolves to, or why it does not.
+    fn resolve(&self, name: &str, port: u16) -> Result<Vec<IpAddr>, String>;
+}
+
+/// The system's resolver (`getaddrinfo`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemResolver;
+
+impl Resolve for SystemResolver {
+    fn resolve(&self, name: &str, port: u16) -> Result<Vec<IpAddr>, String> {
+        let addrs = (name, port)
+            .to_socket_addrs()
+            .map_err(|e| format!("cannot resolve `{name}`: {e} (write its IP address instead)"))?;
+        Ok(addrs.map(|a| a.ip().to_canonical()).collect())
+    }
+}
+
+/// Resolves nothing: a catalogue read with it must give IP addresses.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoResolver;
+
+impl Resolve for NoResolver {
+    fn resolve(&self, name: &str, _port: u16) -> Result<Vec<IpAddr>, String> {
+        Err(format!(
+            "`{name}` is a DNS name, and this catalogue is read without resolving names; write \
+             its IP address"
+        ))
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct File {
@@ -93,19 +127,28 @@ struct RawEndpoint {
 }
 
 impl Catalogue {
-    /// Reads a catalogue file.
-    pub fn from_file(path: &Path) -> Result<Catalogue, CatalogueError> {
+    /// Reads a catalogue file, resolving DNS names with `resolver`.
+    pub fn from_file(path: &Path, resolver: &dyn Resolve) -> Result<Catalogue, CatalogueError> {
         let origin = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| CatalogueError {
             origin: origin.clone(),
             line: None,
             message: format!("cannot read the endpoint catalogue: {e}"),
         })?;
-        Self::from_toml(&text, &origin)
+        Self::parse(&text, &origin, resolver)
     }
 
-    /// Parses catalogue TOML; `origin` names it in errors.
+    /// Parses catalogue TOML whose addresses are all IP addresses; `origin` names it in errors.
     pub fn from_toml(text: &str, origin: &str) -> Result<Catalogue, CatalogueError> {
+        Self::parse(text, origin, &NoResolver)
+    }
+
+    /// Parses catalogue TOML, resolving DNS names with `resolver`; `origin` names it in errors.
+    pub fn parse(
+        text: &str,
+        origin: &str,
+        resolver: &dyn Resolve,
+    ) -> Result<Catalogue, CatalogueError> {
         let err = |span: Option<Range<usize>>, message: String| CatalogueError {
             origin: origin.to_owned(),
             line: span.map(|s| line_of(text, s.start)),
@@ -146,7 +189,8 @@ impl Catalogue {
             }
             let mut addresses = Vec::new();
             for a in &spelled {
-                let resolved = resolve(a.get_ref(), port).map_err(|m| err(Some(a.span()), m))?;
+                let resolved =
+                    resolve(a.get_ref(), port, resolver).map_err(|m| err(Some(a.span()), m))?;
                 for ip in resolved {
                     if !addresses.contains(&ip) {
                         addresses.push(ip);
@@ -231,7 +275,7 @@ fn list(items: &[String]) -> String {
 }
 
 /// An IP address as written, or the addresses a DNS name resolves to.
-fn resolve(spelled: &str, port: u16) -> Result<Vec<IpAddr>, String> {
+fn resolve(spelled: &str, port: u16, resolver: &dyn Resolve) -> Result<Vec<IpAddr>, String> {
     let spelled = spelled.trim();
     if let Ok(ip) = spelled.parse::<IpAddr>() {
         return Ok(vec![ip]);
@@ -244,10 +288,7 @@ fn resolve(spelled: &str, port: u16) -> Result<Vec<IpAddr>, String> {
     if !looks_like_name {
         return Err(format!("`{spelled}` is not an IP address or a DNS name"));
     }
-    let addrs = (spelled, port)
-        .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve `{spelled}`: {e} (write its IP address instead)"))?;
-    let ips: Vec<IpAddr> = addrs.map(|a| a.ip().to_canonical()).collect();
+    let ips = resolver.resolve(spelled, port)?;
     if ips.is_empty() {
         return Err(format!("`{spelled}` resolves to no address"));
     }
@@ -324,12 +365,28 @@ port = 5432
     }
 
     #[test]
-    fn dns_names_resolve() {
-        let c = Catalogue::from_toml(
-            "[[endpoint]]\nname = \"local\"\naddress = \"localhost\"\nport = 5432\n",
-            "c.toml",
-        )
-        .unwrap();
+    fn dns_names_resolve_through_the_resolver_given() {
+        struct Fixed;
+        impl Resolve for Fixed {
+            fn resolve(&self, name: &str, _: u16) -> Result<Vec<IpAddr>, String> {
+                assert_eq!(name, "db.example.internal");
+                Ok(vec!["10.0.3.7".parse().unwrap()])
+            }
+        }
+        let text = "[[endpoint]]\nname = \"db\"\naddress = \"db.example.internal\"\nport = 5432\n";
+        let c = Catalogue::parse(text, "c.toml", &Fixed).unwrap();
+        assert_eq!(
+            c.endpoints[0].addresses,
+            ["10.0.3.7".parse::<IpAddr>().unwrap()]
+        );
+        let e = Catalogue::from_toml(text, "c.toml").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "c.toml:3: `db.example.internal` is a DNS name, and this catalogue is read without \
+             resolving names; write its IP address"
+        );
+        let local = "[[endpoint]]\nname = \"local\"\naddress = \"localhost\"\nport = 5432\n";
+        let c = Catalogue::parse(local, "c.toml", &SystemResolver).unwrap();
         assert!(c.endpoints[0].addresses.iter().any(|a| a.is_loopback()));
     }
 }

@@ -32,7 +32,7 @@ mod state;
 use std::net::IpAddr;
 
 pub use attempts::PORT_REUSE_GAP_SECS;
-pub use catalogue::{Catalogue, CatalogueError, Endpoint};
+pub use catalogue::{Catalogue, CatalogueError, Endpoint, NoResolver, Resolve, SystemResolver};
 pub use codec::{StateError, VERSION as STATE_VERSION};
 pub use engine::{
     Aggregator, BYTES_PER_ATTEMPT, DEFAULT_MEMORY_LIMIT, MissingFields, REQUIRED, Worker,

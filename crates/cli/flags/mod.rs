@@ -1,8 +1,19 @@
-//! Command-line arguments (clap derive). Flag names are a contract: add, never rename.
+//! The command line, in two steps (as ripgrep's `flags/` does it):
+//! 1. this module: the clap definitions, each value parsed and range-checked by [`values`];
+//! 2. [`resolve`]: the parsed flags turned into validated, typed options per command
+//!    ([`resolve::Job`]). Commands run on those, never on strings.
+//!
+//! Flag names are a contract: add, never rename.
+
+pub mod resolve;
+pub mod values;
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub use values::{ByteSize, TimeArg};
 
 /// Reads AWS VPC Flow Logs and says which connection attempts were blocked, and where.
 #[derive(Debug, Parser)]
@@ -137,7 +148,7 @@ pub struct DiscoverArgs {
     pub force: bool,
 
     /// Records per RDS Describe call (AWS allows 20-100).
-    #[arg(long, value_name = "N", default_value_t = 100, hide = true)]
+    #[arg(long, value_name = "N", default_value = "100", value_parser = values::rds_page_size, hide = true)]
     pub page_size: i32,
 
     #[command(flatten)]
@@ -169,6 +180,10 @@ pub struct VerdictArgs {
     #[arg(long, conflicts_with = "endpoints")]
     pub discover: bool,
 
+    /// Records per RDS Describe call of --discover (AWS allows 20-100).
+    #[arg(long, value_name = "N", default_value = "100", value_parser = values::rds_page_size, hide = true)]
+    pub discover_page_size: i32,
+
     /// For each blocked pair, name the security group or network ACL that blocks it and the
     /// rule that would admit it, from EC2 (live) or --config-snapshot.
     #[arg(long)]
@@ -186,12 +201,12 @@ pub struct VerdictArgs {
 
     /// Only records that end at or after this time: RFC 3339, or relative to now (`90s`, `30m`,
     /// `2h`, `7d`).
-    #[arg(long, value_name = "TIME")]
-    pub since: Option<String>,
+    #[arg(long, value_name = "TIME", value_parser = values::time)]
+    pub since: Option<TimeArg>,
 
     /// Only records that start at or before this time (same forms as --since).
-    #[arg(long, value_name = "TIME")]
-    pub until: Option<String>,
+    #[arg(long, value_name = "TIME", value_parser = values::time)]
+    pub until: Option<TimeArg>,
 
     /// Record finished S3 objects and the verdict state here, and resume from it: a re-run
     /// skips finished objects, so an interrupted run resumed to the end gives the same verdicts.
@@ -199,18 +214,11 @@ pub struct VerdictArgs {
     pub checkpoint: Option<PathBuf>,
 
     /// Seconds between checkpoint writes (it is also written at the end).
-    #[arg(long, value_name = "SECS", default_value_t = 5.0, hide = true)]
-    pub checkpoint_every: f64,
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = values::checkpoint_every, hide = true)]
+    pub checkpoint_every: Duration,
 
-    /// Keep about this much verdict state in memory (e.g. 256MiB, 1GiB); beyond it, the
-    /// state is spilled to files in --temp-dir. Verdicts do not depend on it.
-    #[arg(long, value_name = "SIZE", default_value = "96MiB", value_parser = parse_size)]
-    pub memory_limit: ByteSize,
-
-    /// Where to spill verdict state (default: TMPDIR). Spill files are removed at the end, and
-    /// on Ctrl-C.
-    #[arg(long, value_name = "DIR")]
-    pub temp_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub memory: MemoryArgs,
 
     /// Read this CloudWatch Logs group (FilterLogEvents over --since/--until) instead of files.
     #[arg(long, value_name = "NAME")]
@@ -283,7 +291,7 @@ pub struct GenerateArgs {
     pub format: String,
 
     /// The share of client–endpoint pairs that are blocked (0 to 1).
-    #[arg(long, default_value_t = 0.2)]
+    #[arg(long, default_value = "0.2", value_parser = values::share)]
     pub reject_share: f64,
 
     /// How many database endpoints.
@@ -323,6 +331,20 @@ pub struct GenerateArgs {
     pub catalogue: Option<PathBuf>,
 }
 
+/// The verdict state's memory bound (`verdict`, `tail`).
+#[derive(Debug, Args)]
+pub struct MemoryArgs {
+    /// Keep about this much verdict state in memory (e.g. 256MiB, 1GiB); beyond it, the
+    /// state is spilled to files in --temp-dir. Verdicts do not depend on it.
+    #[arg(long, value_name = "SIZE", default_value = "96MiB", value_parser = values::size)]
+    pub memory_limit: ByteSize,
+
+    /// Where to spill verdict state (default: TMPDIR). Spill files are removed at the end, and
+    /// on Ctrl-C.
+    #[arg(long, value_name = "DIR")]
+    pub temp_dir: Option<PathBuf>,
+}
+
 /// Options every command that decodes flow logs shares.
 #[derive(Debug, Args)]
 pub struct DecodeArgs {
@@ -337,11 +359,11 @@ pub struct DecodeArgs {
     /// Worker threads (default: all cores). Files are shared out among them; for `verdict` and
     /// `parse --output summary`, a large uncompressed file is also split at line boundaries
     /// into parts they decode at once.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = values::threads)]
     pub threads: Option<usize>,
 
     /// Records per Arrow batch.
-    #[arg(long, value_name = "ROWS", default_value_t = 8192, hide = true)]
+    #[arg(long, value_name = "ROWS", default_value = "8192", value_parser = values::batch_size, hide = true)]
     pub batch_size: usize,
 }
 
@@ -350,12 +372,12 @@ pub struct DecodeArgs {
 pub struct KeyWindowArgs {
     /// Only S3 objects whose key time may hold records at or after this time (RFC 3339 or
     /// relative: 90s, 30m, 2h, 7d). Records themselves are not filtered.
-    #[arg(long, value_name = "TIME")]
-    pub since: Option<String>,
+    #[arg(long, value_name = "TIME", value_parser = values::time)]
+    pub since: Option<TimeArg>,
 
     /// Only S3 objects whose key time may hold records at or before this time.
-    #[arg(long, value_name = "TIME")]
-    pub until: Option<String>,
+    #[arg(long, value_name = "TIME", value_parser = values::time)]
+    pub until: Option<TimeArg>,
 }
 
 /// Where CloudWatch Logs inputs are.
@@ -371,11 +393,11 @@ pub struct LogGroupArgs {
 
     /// At most this many CloudWatch Logs requests per second (FilterLogEvents has a quota of 5
     /// per account and Region, shared with every other client).
-    #[arg(long, value_name = "N", default_value_t = 5.0)]
+    #[arg(long, value_name = "N", default_value = "5", value_parser = values::rate)]
     pub max_rps: f64,
 
     /// Events per FilterLogEvents page (default: the service's, up to 10,000).
-    #[arg(long, value_name = "N", hide = true)]
+    #[arg(long, value_name = "N", value_parser = values::logs_page_size, hide = true)]
     pub page_size: Option<i32>,
 }
 
@@ -401,22 +423,26 @@ pub struct TailArgs {
     #[arg(long, conflicts_with = "endpoints")]
     pub discover: bool,
 
+    /// Records per RDS Describe call of --discover (AWS allows 20-100).
+    #[arg(long, value_name = "N", default_value = "100", value_parser = values::rds_page_size, hide = true)]
+    pub discover_page_size: i32,
+
     /// What to write.
     #[arg(short, long, value_enum, default_value_t = TailOutput::Table)]
     pub output: TailOutput,
 
     /// Stop after this long (90s, 30m, 2h); default: until Ctrl-C.
-    #[arg(long, value_name = "DURATION")]
-    pub duration: Option<String>,
+    #[arg(long, value_name = "DURATION", value_parser = values::duration)]
+    pub duration: Option<Duration>,
 
     /// How far back to read at start, and how much each poll overlaps the previous one
     /// (ingestion lags the flows by minutes).
-    #[arg(long, value_name = "DURATION", default_value = "15m")]
-    pub lookback: String,
+    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = values::duration)]
+    pub lookback: Duration,
 
     /// Seconds between polls.
-    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
-    pub poll_interval: f64,
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = values::poll_interval)]
+    pub poll_interval: Duration,
 
     /// Persist the position, the recently seen event ids and the verdict state here, and resume
     /// from it: a restarted tail neither misses nor double-counts events.
@@ -427,15 +453,8 @@ pub struct TailArgs {
     #[arg(long)]
     pub no_live_tail: bool,
 
-    /// Keep about this much verdict state in memory (e.g. 256MiB, 1GiB); beyond it, the
-    /// state is spilled to files in --temp-dir. Verdicts do not depend on it.
-    #[arg(long, value_name = "SIZE", default_value = "96MiB", value_parser = parse_size)]
-    pub memory_limit: ByteSize,
-
-    /// Where to spill verdict state (default: TMPDIR). Spill files are removed at the end, and
-    /// on Ctrl-C.
-    #[arg(long, value_name = "DIR")]
-    pub temp_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub memory: MemoryArgs,
 
     #[command(flatten)]
     pub group: LogGroupArgs,
@@ -471,8 +490,8 @@ pub struct AwsArgs {
     #[command(flatten)]
     pub connect: ConnectArgs,
 
-    /// S3 objects fetched and decoded at once.
-    #[arg(long, value_name = "N", default_value_t = 16)]
+    /// S3 objects fetched and decoded at once (and CloudWatch Logs streams read at once).
+    #[arg(long, value_name = "N", default_value = "16", value_parser = values::concurrency)]
     pub concurrency: usize,
 
     /// Only S3 keys of this account.
@@ -482,31 +501,6 @@ pub struct AwsArgs {
     /// Only S3 keys of this flow log (fl-…).
     #[arg(long, value_name = "ID")]
     pub flow_log_id: Option<String>,
-}
-
-/// A size in bytes, from `--memory-limit 256MiB`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ByteSize(pub usize);
-
-/// Parses `123`, `64KiB`, `256MiB`, `1GiB` (also `K`, `M`, `G`, `KB`, `MB`, `GB`: powers of 1024).
-pub fn parse_size(text: &str) -> Result<ByteSize, String> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (digits, unit) = t.split_at(split);
-    let n: usize = digits
-        .parse()
-        .map_err(|_| format!("`{text}` is not a size such as 512MiB or 2GiB"))?;
-    let shift = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 0,
-        "k" | "kb" | "kib" => 10,
-        "m" | "mb" | "mib" => 20,
-        "g" | "gb" | "gib" => 30,
-        _ => return Err(format!("unknown unit in `{text}`: use KiB, MiB or GiB")),
-    };
-    n.checked_mul(1usize << shift)
-        .filter(|&b| b >= 1 << 10)
-        .map(ByteSize)
-        .ok_or_else(|| format!("`{text}` is out of range (1KiB up to what this machine addresses)"))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

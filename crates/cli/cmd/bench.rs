@@ -12,11 +12,11 @@ use anyhow::{Context, Result, bail};
 use arrow_array::RecordBatch;
 use vpcflow_core::Decoder;
 use vpcflow_generate::{Generator, Options, named_format};
-use vpcflow_input::{Input, decode_source, open};
-use vpcflow_verdict::{Aggregator, Catalogue};
+use vpcflow_input::{Input, RunOptions, decode_source, open};
+use vpcflow_verdict::{Aggregator, Catalogue, SystemResolver};
 
-use crate::args::BenchArgs;
-use crate::parse_cmd;
+use crate::flags::BenchArgs;
+use crate::report::EXIT_OK;
 
 struct Stage {
     name: &'static str,
@@ -44,16 +44,14 @@ fn inflate_all(path: &Path) -> Result<u64> {
     Ok(std::io::copy(&mut gz, &mut std::io::sink())?)
 }
 
-pub fn run(args: BenchArgs) -> Result<u8> {
-    let mut opts = parse_cmd::run_options(&args.decode)?;
-    opts.threads = 1;
+pub fn run(args: BenchArgs, opts: RunOptions) -> Result<u8> {
     let dir = tempfile::tempdir().context("cannot make a temporary directory")?;
     let (path, catalogue): (PathBuf, Option<Catalogue>) = match &args.file {
         Some(file) => {
             let catalogue = args
                 .endpoints
                 .as_deref()
-                .map(Catalogue::from_file)
+                .map(|p| Catalogue::from_file(p, &SystemResolver))
                 .transpose()?;
             (file.clone(), catalogue)
         }
@@ -188,5 +186,5 @@ pub fn run(args: BenchArgs) -> Result<u8> {
         )?;
         before = s.elapsed;
     }
-    Ok(0)
+    Ok(EXIT_OK)
 }

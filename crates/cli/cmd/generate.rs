@@ -2,21 +2,19 @@
 
 use std::io::Write;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use vpcflow_core::LogFormat;
 use vpcflow_generate::{Generator, Options, named_format};
 
-use crate::args::GenerateArgs;
+use crate::flags::GenerateArgs;
 use crate::output;
+use crate::report::EXIT_OK;
 
 pub fn run(args: GenerateArgs) -> Result<u8> {
     let format = match named_format(&args.format) {
         Some(format) => format,
         None => LogFormat::parse(&args.format).context("bad --format")?,
     };
-    if !(0.0..=1.0).contains(&args.reject_share) {
-        bail!("--reject-share must be between 0 and 1");
-    }
     let mut generator = Generator::new(Options {
         records: args.records,
         format,
@@ -52,5 +50,5 @@ pub fn run(args: GenerateArgs) -> Result<u8> {
         bytes = stats.bytes,
         "generated"
     );
-    Ok(0)
+    Ok(EXIT_OK)
 }

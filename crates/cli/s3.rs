@@ -1,93 +1,36 @@
-//! Running `parse` or `verdict` over `s3://` inputs.
+//! Running a command over `s3://` inputs: list, prune, fetch and decode with the SDK, a progress
+//! bar on stderr, and the run's summary.
 
 use std::sync::Arc;
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use vpcflow_aws::s3::read;
-use vpcflow_aws::{
-    AwsOptions, KeyFilter, Progress, S3Object, S3Options, S3Summary, S3Url, SinkFactory,
-};
+use vpcflow_aws::{Progress, S3Object, S3Options, S3Summary, S3Url, SinkFactory};
 use vpcflow_input::RunOptions;
 
-use crate::args::{AwsArgs, ConnectArgs};
+use crate::aws::runtime;
+use crate::flags::resolve::AwsJob;
 
-/// Splits inputs into S3 locations, or `None` when none is one. Mixing is refused.
-pub fn s3_inputs(inputs: &[String]) -> Result<Option<Vec<S3Url>>> {
-    let s3: Vec<&String> = inputs.iter().filter(|i| i.starts_with("s3://")).collect();
-    if s3.is_empty() {
-        return Ok(None);
-    }
-    if s3.len() != inputs.len() {
-        bail!("mixing s3:// and local inputs in one run is not supported; run them separately");
-    }
-    s3.iter()
-        .map(|i| S3Url::parse(i).with_context(|| format!("`{i}` is not s3://bucket/prefix")))
-        .collect::<Result<Vec<_>>>()
-        .map(Some)
-}
-
-/// A tokio runtime for AWS work.
-pub fn runtime(threads: usize) -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads.max(1))
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-}
-
-/// The AWS options of the command line.
-pub fn aws_options(args: &ConnectArgs) -> AwsOptions {
-    AwsOptions {
-        region: args.region.clone(),
-        profile: args.profile.clone(),
-        endpoint_url: args.endpoint_url.clone(),
-    }
-}
-
-/// What an S3 run reads, and how.
-pub struct S3Job<'a> {
-    /// The locations.
-    pub urls: &'a [S3Url],
-    /// AWS options and key filters.
-    pub aws: &'a AwsArgs,
-    /// Decoder options and threads.
-    pub run: &'a RunOptions,
-    /// Only keys that may hold records in this window (Unix seconds).
-    pub window: (Option<i64>, Option<i64>),
-}
-
-/// Reads every object of `job` not `done` already, handing batches to sinks from `sinks`.
+/// Reads every object under `urls` not `done` already, handing batches to sinks from `sinks`.
 pub fn run(
-    job: S3Job<'_>,
+    urls: &[S3Url],
+    aws: &AwsJob,
+    run: &RunOptions,
     done: &(dyn Fn(&S3Object) -> bool + Sync),
     sinks: SinkFactory,
 ) -> Result<S3Summary> {
-    let S3Job {
-        urls,
-        aws: args,
-        run,
-        window: (since, until),
-    } = job;
-    let (decoder, threads) = (run.decoder.clone(), run.threads);
-    let rt = runtime(threads)?;
-    let aws = aws_options(&args.connect);
+    let rt = runtime(run.threads)?;
     let opts = S3Options {
-        filter: KeyFilter {
-            since,
-            until,
-            account: args.account.clone(),
-            region: args.connect.region.clone(),
-            flow_log_id: args.flow_log_id.clone(),
-        },
-        concurrency: args.concurrency,
-        decoder,
+        filter: aws.filter.clone(),
+        concurrency: aws.concurrency,
+        decoder: run.decoder.clone(),
     };
     let progress = Arc::new(Progress::default());
     let bar = ProgressBar::start(progress.clone());
     let summary = rt.block_on(async {
-        let config = aws.load().await;
+        let config = aws.connect.load().await;
         let s3 = aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(aws.custom_endpoint())
+            .force_path_style(aws.connect.custom_endpoint())
             .build();
         let client = aws_sdk_s3::Client::from_conf(s3);
         read(&client, urls, &opts, done, sinks, progress.clone()).await
@@ -152,7 +95,7 @@ pub fn report(summary: &S3Summary, elapsed: std::time::Duration) -> bool {
     for e in &summary.listing_errors {
         eprintln!("error: {e}");
     }
-    let failed = crate::output::report_sources(&summary.reports);
+    let failed = crate::report::sources(&summary.reports);
     let bytes: u64 = summary.reports.iter().map(|r| r.raw_bytes).sum();
     let records: u64 = summary.reports.iter().map(|r| r.records).sum();
     let malformed: u64 = summary.reports.iter().map(|r| r.malformed).sum();

@@ -10,8 +10,9 @@ use vpcflow_aws::{KeyInfo, S3Object};
 use vpcflow_input::{Input, SourceReport, SourceSink, for_each_source};
 use vpcflow_sink::{BatchWriter, ParquetOptions, PartitionedWriter};
 
-use crate::args::ConvertArgs;
-use crate::{output, parse_cmd, s3_run, time};
+use crate::flags::resolve::{ConvertJob, Inputs};
+use crate::report::{self, EXIT_ERROR, EXIT_OK};
+use crate::s3;
 
 /// Rows per row group: large enough to compress well, small enough to bound memory per open
 /// partition file.
@@ -29,20 +30,28 @@ impl SourceSink for ConvertSink {
     }
 }
 
-/// A file-name stem unique to a source: its name, made path-safe, plus a hash so two sources
-/// with similar names cannot collide.
+/// A file-name stem unique to a source: its base name (at most 64 bytes of it), plus a hash of
+/// the whole name so two sources with similar names cannot collide. The hash (XXH3-64) has a
+/// fixed definition: a re-run of the same conversion names its files the same.
 fn stem(name: &str) -> String {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    name.hash(&mut h);
     let base = Path::new(name)
         .file_name()
         .map_or_else(|| name.to_owned(), |n| n.to_string_lossy().into_owned());
-    let base = base
+    let mut base = base
         .trim_end_matches(".gz")
         .trim_end_matches(".log")
         .trim_end_matches(".parquet");
-    format!("{base}-{:016x}", h.finish())
+    if base.len() > 64 {
+        let mut end = 64;
+        while !base.is_char_boundary(end) {
+            end -= 1;
+        }
+        base = &base[..end];
+    }
+    format!(
+        "{base}-{:016x}",
+        xxhash_rust::xxh3::xxh3_64(name.as_bytes())
+    )
 }
 
 fn writer(root: &Path, name: &str, region: Option<&str>) -> PartitionedWriter {
@@ -66,42 +75,30 @@ fn prepare_out(out: &Path) -> Result<PathBuf> {
         .with_context(|| format!("cannot resolve {}", out.display()))
 }
 
-pub fn run(args: ConvertArgs) -> Result<u8> {
-    let opts = parse_cmd::run_options(&args.decode)?;
-    let root = prepare_out(&args.out)?;
+pub fn run(job: ConvertJob) -> Result<u8> {
+    let opts = &job.run;
+    let root = prepare_out(&job.out)?;
     let started = Instant::now();
-    let (reports, failed) = if let Some(urls) = s3_run::s3_inputs(&args.inputs)? {
-        let (since, until) =
-            time::window(args.window.since.as_deref(), args.window.until.as_deref())?;
-        let root2 = root.clone();
-        let factory = Arc::new(move |o: &S3Object| -> Box<dyn SourceSink> {
-            let region = KeyInfo::parse(&o.key).region;
-            Box::new(ConvertSink(writer(&root2, &o.id(), region.as_deref())))
-        });
-        let summary = s3_run::run(
-            s3_run::S3Job {
-                urls: &urls,
-                aws: &args.aws,
-                run: &opts,
-                window: (since, until),
-            },
-            &|_| false,
-            factory,
-        )?;
-        let failed = s3_run::report(&summary, started.elapsed());
-        (summary.reports, failed)
-    } else {
-        let inputs: Vec<Input> = parse_cmd::inputs(&args.inputs)?;
-        if inputs.contains(&Input::Stdin) {
-            bail!("convert reads files and S3 objects, not stdin");
+    let (reports, failed) = match &job.inputs {
+        Inputs::S3(urls) => {
+            let root2 = root.clone();
+            let factory = Arc::new(move |o: &S3Object| -> Box<dyn SourceSink> {
+                let region = KeyInfo::parse(&o.key).region;
+                Box::new(ConvertSink(writer(&root2, &o.id(), region.as_deref())))
+            });
+            let summary = s3::run(urls, &job.aws, opts, &|_| false, factory)?;
+            let failed = s3::report(&summary, started.elapsed());
+            (summary.reports, failed)
         }
-        let reports = for_each_source(&inputs, &opts, &|input: &Input| {
-            Box::new(ConvertSink(writer(&root, &input.name(), None))) as Box<dyn SourceSink>
-        })?;
-        let failed = output::report_sources(&reports);
-        (reports, failed)
+        Inputs::Local(inputs) => {
+            let reports = for_each_source(inputs, opts, &|input: &Input| {
+                Box::new(ConvertSink(writer(&root, &input.name(), None))) as Box<dyn SourceSink>
+            })?;
+            let failed = report::sources(&reports);
+            (reports, failed)
+        }
     };
-    parse_cmd::warn_unknown_fields(&reports);
+    report::unknown_fields(&reports);
     let records: u64 = reports.iter().map(|r| r.records).sum();
     let bytes: u64 = reports.iter().map(|r| r.bytes).sum();
     eprintln!(
@@ -110,5 +107,5 @@ pub fn run(args: ConvertArgs) -> Result<u8> {
         root.display(),
         started.elapsed().as_secs_f64()
     );
-    Ok(if failed { crate::EXIT_ERROR } else { 0 })
+    Ok(if failed { EXIT_ERROR } else { EXIT_OK })
 }

@@ -1,0 +1,28 @@
+//! One module per command. Each takes its resolved options ([`crate::flags::resolve`]) and
+//! runs; none imports another, and what two commands share lives in a leaf module beside
+//! `cmd/` (`aws`, `s3`, `logs`, `catalogue`, `report`, `output`).
+
+mod bench;
+mod convert;
+mod endpoints;
+mod generate;
+mod parse;
+mod tail;
+mod verdict;
+
+use anyhow::Result;
+
+use crate::flags::resolve::Job;
+
+/// Runs a resolved command; returns its exit code.
+pub fn run(job: Job) -> Result<u8> {
+    match job {
+        Job::Parse(j) => parse::run(j),
+        Job::Verdict(j) => verdict::run(*j),
+        Job::Tail(j) => tail::run(*j),
+        Job::Convert(j) => convert::run(j),
+        Job::Bench(args, run) => bench::run(args, run),
+        Job::Discover(j) => endpoints::run(j),
+        Job::Generate(args) => generate::run(args),
+    }
+}

@@ -1,0 +1,145 @@
+//! What a run says: the verdicts on stdout (table, JSON lines or CSV), what went wrong per
+//! source on stderr, and the exit code.
+
+use std::io::Write;
+
+use anyhow::Result;
+use arrow_array::RecordBatch;
+use vpcflow_input::SourceReport;
+use vpcflow_sink::{BatchWriter, CsvWriter, JsonLinesWriter, TableWriter};
+use vpcflow_verdict::Report;
+
+use crate::flags::VerdictOutput;
+use crate::output;
+
+/// Success (and, for `verdict`, nothing blocked).
+pub const EXIT_OK: u8 = 0;
+/// `verdict` and `tail`: some attempt was blocked.
+pub const EXIT_BLOCKED: u8 = 1;
+/// An error: bad arguments, an input that could not be read to its end, a malformed line under
+/// `--strict`.
+pub const EXIT_ERROR: u8 = 2;
+
+/// The exit code of a verdict run.
+pub fn verdict_exit(failed: bool, report: &Report) -> u8 {
+    if failed {
+        EXIT_ERROR
+    } else if report.any_blocked() {
+        EXIT_BLOCKED
+    } else {
+        EXIT_OK
+    }
+}
+
+/// Writes the verdicts to stdout in the chosen form.
+pub fn write_verdicts(report: &Report, format: VerdictOutput) -> Result<()> {
+    let out = output::stdout();
+    let (batch, mut writer): (RecordBatch, Box<dyn BatchWriter>) = match format {
+        VerdictOutput::Table => (report.to_table_batch(), Box::new(TableWriter::new(out))),
+        VerdictOutput::Json => (report.to_batch(), Box::new(JsonLinesWriter::new(out))),
+        VerdictOutput::Csv => (report.to_batch(), Box::new(CsvWriter::new(out))),
+    };
+    if batch.num_rows() > 0 || format == VerdictOutput::Table {
+        writer.write(&batch)?;
+    }
+    writer.finish()?;
+    if format == VerdictOutput::Table {
+        write_explanations(report)?;
+    }
+    Ok(())
+}
+
+/// Under the table: one line per explained pair, and the fix.
+fn write_explanations(report: &Report) -> Result<()> {
+    let explained: Vec<_> = report
+        .verdicts
+        .iter()
+        .filter_map(|v| v.explanation.as_ref().map(|e| (v, e)))
+        .collect();
+    if explained.is_empty() {
+        return Ok(());
+    }
+    let mut out = output::stdout();
+    writeln!(out, "\nWhy, from the security groups and network ACLs:")?;
+    for (v, e) in explained {
+        writeln!(
+            out,
+            "  {} {} ← {} tcp/{}: {}",
+            v.verdict, v.endpoint, v.client, v.port, e.detail
+        )?;
+        if let Some(fix) = &e.fix {
+            writeln!(out, "      fix: {fix}")?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// One line on stderr: what was read and what was left out.
+pub fn summarize(report: &Report) {
+    let s = &report.stats;
+    eprintln!(
+        "{} records: {} judged, {} touch no catalogued endpoint, {} not TCP, {} outside the time window; {} NODATA, {} SKIPDATA",
+        s.records, s.matched, s.ignored, s.non_tcp, s.outside_window, s.nodata, s.skipdata
+    );
+    if !report.silent_endpoints.is_empty() {
+        eprintln!(
+            "no traffic seen for: {}",
+            report.silent_endpoints.join(", ")
+        );
+    }
+}
+
+/// Prints what went wrong per source on stderr and returns whether any source failed.
+pub fn sources(reports: &[SourceReport]) -> bool {
+    let mut failed = false;
+    for report in reports.iter().filter(|r| r.parts > 1) {
+        tracing::info!(
+            "{} was split into {} parts that threads decoded at once",
+            report.name,
+            report.parts
+        );
+    }
+    let malformed: u64 = reports.iter().map(|r| r.malformed).sum();
+    if malformed > 0 {
+        eprintln!(
+            "warning: skipped {malformed} malformed line{} (pass --strict to stop at the first):",
+            if malformed == 1 { "" } else { "s" }
+        );
+        let mut shown = 0;
+        for report in reports {
+            for line in &report.malformed_lines {
+                if shown < 20 {
+                    eprintln!("  {line}");
+                }
+                shown += 1;
+            }
+        }
+        if malformed > shown as u64 || shown > 20 {
+            eprintln!("  … and {} more", malformed - shown.min(20) as u64);
+        }
+    }
+    for report in reports {
+        if let Some(error) = &report.error {
+            failed = true;
+            eprintln!(
+                "error: {error} ({} records from {} were kept)",
+                report.records, report.name
+            );
+        }
+    }
+    failed
+}
+
+/// Warns once per field name that no source's format should have named.
+pub fn unknown_fields(reports: &[SourceReport]) {
+    let mut seen: Vec<&str> = Vec::new();
+    for name in reports.iter().flat_map(|r| &r.unknown_fields) {
+        if !seen.contains(&name.as_str()) {
+            seen.push(name);
+            tracing::warn!(
+                "field `{name}` is not one vpcflow knows; it is read as a nullable text column"
+            );
+        }
+    }
+}
