@@ -1,10 +1,6 @@
 //! `vpcflow bench` reports every stage with numbers, and decodes every generated record.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
-use common::{stderr, stdout, vpcflow};
+use crate::common::{stderr, stdout, vpcflow};
 
 #[test]
 fn bench_reports_each_stage_of_a_generated_gzip_input() {

@@ -1,13 +1,9 @@
 //! `vpcflow convert`: Hive-partitioned Parquet that other tools read (pyarrow and DuckDB,
 //! installed from PyPI by scripts/install-test-deps.sh).
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
 use std::process::Command;
 
-use common::{stderr, testdata, vpcflow};
+use crate::common::{stderr, testdata, vpcflow};
 
 fn python(script: &str) -> String {
     let out = Command::new("python3")
@@ -162,7 +158,7 @@ pq.write_table(t, {path:?})
     ]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let row: serde_json::Value =
-        serde_json::from_str(common::stdout(&out).lines().next().unwrap()).unwrap();
+        serde_json::from_str(crate::common::stdout(&out).lines().next().unwrap()).unwrap();
     assert_eq!(row["endpoint"], "dbinstance1");
     assert_eq!(row["verdict"], "blocked");
     assert_eq!(row["attempts"], 2);

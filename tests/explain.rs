@@ -1,14 +1,10 @@
 //! `verdict --explain` and `endpoints discover`: offline from the bundled configuration
 //! snapshot, and live against moto's EC2 and RDS.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use common::{Moto, stderr, stdout, testdata, vpcflow, vpcflow_env};
+use crate::common::{Moto, stderr, stdout, testdata, vpcflow, vpcflow_env};
 use serde_json::Value;
 
 const SNAPSHOT: &str = "rds-sg-patterns/config";

@@ -1,19 +1,15 @@
 //! CloudWatch Logs inputs against a real CloudWatch Logs-protocol server: moto on a loopback
 //! port (and, for throttling, a proxy in front of it).
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use aws_sdk_cloudwatchlogs::types::InputLogEvent;
-use common::{
+use crate::common::{
     Action, Moto, Proxy, http_response, stderr, stdout, testdata, via, vpcflow, vpcflow_env,
 };
+use aws_sdk_cloudwatchlogs::types::InputLogEvent;
 use serde_json::Value;
 
 const GROUP: &str = "soa-05-001-FlowLogGroup";

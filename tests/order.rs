@@ -2,13 +2,9 @@
 //! any order"): the same records must give byte-identical JSON whatever the thread count, the
 //! order of the inputs or the memory bound. Each test is named after what broke.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
 use std::path::Path;
 
-use common::{stderr, stdout, vpcflow};
+use crate::common::{stderr, stdout, vpcflow};
 
 /// Generates a flow log and its catalogue in `dir`; returns (log, catalogue).
 fn generate(dir: &Path, records: &str, extra: &[&str]) -> (String, String) {

@@ -1,13 +1,9 @@
 //! `vpcflow parse` end to end: golden files, outputs, errors and exit codes.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use common::{stderr, stdout, summary_value, testdata, vpcflow};
+use crate::common::{stderr, stdout, summary_value, testdata, vpcflow};
 
 /// Runs `vpcflow parse` on a file under `testdata/decode/` (with its `.format` file, if any)
 /// and compares the JSON lines with the reviewed golden file beside it.

@@ -1,16 +1,12 @@
 //! S3 inputs against a real S3-protocol server: moto, started on a free loopback port.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
 use std::io::Write;
 use std::path::Path;
 
-use aws_sdk_s3::primitives::ByteStream;
-use common::{
+use crate::common::{
     Action, Moto, Proxy, stderr, stdout, summary_value, testdata, via, vpcflow, vpcflow_env,
 };
+use aws_sdk_s3::primitives::ByteStream;
 use serde_json::Value;
 
 fn client(moto: &Moto) -> aws_sdk_s3::Client {
@@ -424,7 +420,7 @@ fn a_resumed_run_after_kill_9_gives_the_verdicts_of_a_clean_run() {
         .spawn()
         .unwrap();
     // Kill it (SIGKILL: no cleanup) once the checkpoint holds some objects.
-    let done_in = |path: &Path| common::checkpoint_sources(path).len();
+    let done_in = |path: &Path| crate::common::checkpoint_sources(path).len();
     while done_in(&ckpt) < 10 {
         assert!(
             child.try_wait().unwrap().is_none(),

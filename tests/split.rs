@@ -1,13 +1,9 @@
 //! One large uncompressed file shared by threads: the same records, counts, malformed-line
 //! positions and verdicts as one thread reading it whole.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
 use std::io::Write;
 
-use common::{stderr, stdout, summary_value, vpcflow};
+use crate::common::{stderr, stdout, summary_value, vpcflow};
 
 /// A generated v5 file with a header, past the split threshold, with malformed lines at known
 /// places; and its catalogue.

@@ -1,10 +1,6 @@
 //! `vpcflow verdict` end to end on the bundled rds-sg-patterns scenario.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
-use common::{stderr, stdout, testdata, vpcflow};
+use crate::common::{stderr, stdout, testdata, vpcflow};
 use serde_json::Value;
 
 const ENDPOINTS: &str = "rds-sg-patterns/endpoints.toml";

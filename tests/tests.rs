@@ -1,0 +1,18 @@
+//! vpcflow's integration tests: the binary run as users run it, against real servers (moto)
+//! started on loopback. One test binary with a module per area, as ripgrep's `tests/tests.rs`
+//! does it: the four AWS SDK clients the tests set servers up with are linked once, not once per
+//! file.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+mod bench;
+mod convert;
+mod explain;
+mod logs;
+mod order;
+mod parse;
+mod s3;
+mod split;
+mod verdict;
