@@ -525,6 +525,26 @@ fn discovery_and_explanation_against_moto() {
         Some("10.0.3.90")
     );
 
+    // Regression: `verdict --discover` paged with a fixed 100; the hidden page size now
+    // reaches it as it reaches `endpoints discover`.
+    let logs_dir = tempfile::tempdir().unwrap();
+    std::fs::write(logs_dir.path().join("empty.log"), "").unwrap();
+    let calls = |extra: &[&str]| {
+        let before = moto.requests("POST /").len();
+        let mut args = vec!["verdict", "--discover", "-o", "json"];
+        args.extend_from_slice(extra);
+        args.push(logs_dir.path().to_str().unwrap());
+        let out = vpcflow_env(&args, &env);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        moto.requests("POST /").len() - before
+    };
+    assert_eq!(
+        calls(&[]),
+        3,
+        "one page each of instances, clusters and ENIs"
+    );
+    assert!(calls(&["--discover-page-size", "2"]) >= 4);
+
     // The written catalogue reads back, and --out refuses to overwrite.
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("endpoints.toml");

@@ -509,6 +509,24 @@ mod tests {
         }
     }
 
+    /// Regression: digests were made with `DefaultHasher`, whose output may change with the
+    /// toolchain, so a resumed tail could count events twice. The value is pinned, and was
+    /// computed independently with Python's `xxhash` (xxh3_128 over stream, NUL, the time as
+    /// 8 little-endian bytes, and the message).
+    #[test]
+    fn default_hasher_made_live_tail_digests_unstable() {
+        let e = Event {
+            id: String::new(),
+            stream: "eni-0e71f2697f24bffbf-all".into(),
+            timestamp: 1_795_165_200_123,
+            message: "2 123456789012 eni-0e71f2697f24bffbf 10.0.1.10 10.0.3.82 40000 3306 6 3 180 1795165200 1795165259 ACCEPT OK".into(),
+        };
+        assert_eq!(
+            e.digest(),
+            "d:c34f299fbfc33fcacb7eed5258992fad:1795165200123"
+        );
+    }
+
     #[test]
     fn dedupe_is_bounded_by_the_window() {
         let mut d = Dedupe::default();

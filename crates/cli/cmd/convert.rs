@@ -109,3 +109,24 @@ pub fn run(job: ConvertJob) -> Result<u8> {
     );
     Ok(if failed { EXIT_ERROR } else { EXIT_OK })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: part names hashed the source name with `DefaultHasher`, whose output may
+    /// change with the toolchain, so a re-run convert could leave duplicate files; and a long
+    /// base name made the file name too long. Pinned values computed independently with
+    /// Python's `xxhash` (xxh3_64 of the source name).
+    #[test]
+    fn default_hasher_made_part_names_unstable_and_long_names_failed() {
+        let name = "flows/AWSLogs/123456789012/vpcflowlogs/ap-northeast-1/2026/11/20/123456789012_vpcflowlogs_ap-northeast-1_fl-0abc_20261120T0905Z_6bd3b0f5.log.gz";
+        assert_eq!(
+            stem(name),
+            "123456789012_vpcflowlogs_ap-northeast-1_fl-0abc_20261120T0905Z_6-217320bdd87d0bb1"
+        );
+        let long = format!("{}.log.gz", "a".repeat(240));
+        assert_eq!(stem(&long), format!("{}-c2b694b1306430eb", "a".repeat(64)));
+        assert!(stem(&format!("{}é.log", "b".repeat(63))).starts_with(&"b".repeat(63)));
+    }
+}

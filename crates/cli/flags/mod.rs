@@ -336,7 +336,7 @@ pub struct GenerateArgs {
 pub struct MemoryArgs {
     /// Keep about this much verdict state in memory (e.g. 256MiB, 1GiB); beyond it, the
     /// state is spilled to files in --temp-dir. Verdicts do not depend on it.
-    #[arg(long, value_name = "SIZE", default_value = "96MiB", value_parser = values::size)]
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = values::size)]
     pub memory_limit: ByteSize,
 
     /// Where to spill verdict state (default: TMPDIR). Spill files are removed at the end, and

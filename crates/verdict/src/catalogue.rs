@@ -76,7 +76,7 @@ impl std::error::Error for CatalogueError {}
 /// Resolves the DNS names a catalogue gives as addresses.
 pub trait Resolve {
     /// The addresses `name` resolves to, or why it does not.
-    fn resolve(&self, name: &str, port: u16) -> Result<Vec<IpAddr>, String>;
+    fn resolve(&self, name: &str, port: u16) -> std::io::Result<Vec<IpAddr>>;
 }
 
 /// The system's resolver (`getaddrinfo`).
@@ -84,11 +84,11 @@ pub trait Resolve {
 pub struct SystemResolver;
 
 impl Resolve for SystemResolver {
-    fn resolve(&self, name: &str, port: u16) -> Result<Vec<IpAddr>, String> {
-        let addrs = (name, port)
-            .to_socket_addrs()
-            .map_err(|e| format!("cannot resolve `{name}`: {e} (write its IP address instead)"))?;
-        Ok(addrs.map(|a| a.ip().to_canonical()).collect())
+    fn resolve(&self, name: &str, port: u16) -> std::io::Result<Vec<IpAddr>> {
+        Ok((name, port)
+            .to_socket_addrs()?
+            .map(|a| a.ip().to_canonical())
+            .collect())
     }
 }
 
@@ -97,10 +97,10 @@ impl Resolve for SystemResolver {
 pub struct NoResolver;
 
 impl Resolve for NoResolver {
-    fn resolve(&self, name: &str, _port: u16) -> Result<Vec<IpAddr>, String> {
-        Err(format!(
-            "`{name}` is a DNS name, and this catalogue is read without resolving names; write \
-             its IP address"
+    fn resolve(&self, _name: &str, _port: u16) -> std::io::Result<Vec<IpAddr>> {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "this catalogue is read without resolving names",
         ))
     }
 }
@@ -288,7 +288,9 @@ fn resolve(spelled: &str, port: u16, resolver: &dyn Resolve) -> Result<Vec<IpAdd
     if !looks_like_name {
         return Err(format!("`{spelled}` is not an IP address or a DNS name"));
     }
-    let ips = resolver.resolve(spelled, port)?;
+    let ips = resolver
+        .resolve(spelled, port)
+        .map_err(|e| format!("cannot resolve `{spelled}`: {e}; write its IP address instead"))?;
     if ips.is_empty() {
         return Err(format!("`{spelled}` resolves to no address"));
     }
@@ -368,7 +370,7 @@ port = 5432
     fn dns_names_resolve_through_the_resolver_given() {
         struct Fixed;
         impl Resolve for Fixed {
-            fn resolve(&self, name: &str, _: u16) -> Result<Vec<IpAddr>, String> {
+            fn resolve(&self, name: &str, _: u16) -> std::io::Result<Vec<IpAddr>> {
                 assert_eq!(name, "db.example.internal");
                 Ok(vec!["10.0.3.7".parse().unwrap()])
             }
@@ -382,8 +384,8 @@ port = 5432
         let e = Catalogue::from_toml(text, "c.toml").unwrap_err();
         assert_eq!(
             e.to_string(),
-            "c.toml:3: `db.example.internal` is a DNS name, and this catalogue is read without \
-             resolving names; write its IP address"
+            "c.toml:3: cannot resolve `db.example.internal`: this catalogue is read without \
+             resolving names; write its IP address instead"
         );
         let local = "[[endpoint]]\nname = \"local\"\naddress = \"localhost\"\nport = 5432\n";
         let c = Catalogue::parse(local, "c.toml", &SystemResolver).unwrap();

@@ -408,10 +408,25 @@ fn read_pair_body<R: Read>(
     b: &mut Bytes<R>,
     enis: usize,
 ) -> Result<(PairKey, PairState), StateError> {
+    let key = read_key(b)?;
+    let mut pair = PairState::default();
+    read_pair_into(b, enis, &mut pair)?;
+    Ok((key, pair))
+}
+
+fn read_key<R: Read>(b: &mut Bytes<R>) -> Result<PairKey, StateError> {
     let endpoint: u32 = b.small("an endpoint index")?;
     let mut client = [0u8; 16];
     b.exact(&mut client, "a client address")?;
-    let mut pair = PairState::default();
+    Ok((endpoint, client))
+}
+
+/// Reads a pair record's ENIs and attempts into `pair` (merging with what it holds).
+fn read_pair_into<R: Read>(
+    b: &mut Bytes<R>,
+    enis: usize,
+    pair: &mut PairState,
+) -> Result<(), StateError> {
     let n: usize = b.small("a pair's ENI count")?;
     for _ in 0..n {
         let eni = decode_eni(b.varint("a pair's ENI")?, enis)?;
@@ -449,7 +464,7 @@ fn read_pair_body<R: Read>(
             );
         }
     }
-    Ok(((endpoint, client), pair))
+    Ok(())
 }
 
 /// Reads pair records [`put_pair`] wrote, back to back with no header or end tag: a spill
@@ -473,6 +488,28 @@ impl<R: Read> PairReader<R> {
             Err(e) => return Err(StateError::Io(e)),
         }
         read_pair_body(&mut self.bytes, u32::MAX as usize).map(Some)
+    }
+
+    /// Merges every remaining record into `pairs`, decoding each straight into its pair.
+    pub(crate) fn merge_into(
+        &mut self,
+        pairs: &mut HashMap<PairKey, PairState>,
+    ) -> Result<(), StateError> {
+        loop {
+            let mut tag = [0u8; 1];
+            match self.bytes.r.read(&mut tag) {
+                Ok(0) => return Ok(()),
+                Ok(_) if tag[0] == 1 => {}
+                Ok(_) => return Err(StateError::Corrupt { what: "a pair tag" }),
+                Err(e) => return Err(StateError::Io(e)),
+            }
+            let key = read_key(&mut self.bytes)?;
+            read_pair_into(
+                &mut self.bytes,
+                u32::MAX as usize,
+                pairs.entry(key).or_default(),
+            )?;
+        }
     }
 }
 

@@ -9,9 +9,53 @@ use arrow_array::types::{Int32Type, TimestampSecondType, UInt8Type, UInt16Type};
 use arrow_array::{Array, DictionaryArray, FixedSizeBinaryArray, PrimitiveArray, RecordBatch};
 use arrow_schema::DataType;
 
+use hashbrown::HashMap;
+
 use crate::engine::{MissingFields, REQUIRED};
 use crate::outcome::{Attempt, flag};
 use crate::plan::{EniTable, Plan};
+use crate::report::RunStats;
+
+/// Folds one batch: every row's [`Observation`] goes to `observe`, counters to `stats`, NODATA
+/// and SKIPDATA records per ENI to `eni_status`; ENIs get ids in `enis`. A batch without the
+/// fields verdicts need is an error naming them; its NODATA and SKIPDATA records are still
+/// counted.
+pub(crate) fn fold_batch(
+    batch: &RecordBatch,
+    plan: &Plan,
+    enis: &mut EniTable,
+    stats: &mut RunStats,
+    eni_status: &mut HashMap<u32, (u64, u64)>,
+    observe: &mut impl FnMut(Observation),
+) -> Result<(), MissingFields> {
+    let cols = Columns::find(batch, plan, enis);
+    stats.records += batch.num_rows() as u64;
+    // NODATA / SKIPDATA records carry no flow; count them per ENI whatever the format.
+    for (eni, nodata) in cols.status_records() {
+        let entry = eni_status.entry(eni).or_default();
+        if nodata {
+            entry.0 += 1;
+            stats.nodata += 1;
+        } else {
+            entry.1 += 1;
+            stats.skipdata += 1;
+        }
+    }
+    let flows = cols.flows()?;
+    for row in 0..batch.num_rows() {
+        match flows.classify(row) {
+            Ok(o) => {
+                stats.matched += 1;
+                observe(o);
+            }
+            Err(Skip::Status) => {}
+            Err(Skip::Ignored) => stats.ignored += 1,
+            Err(Skip::NotTcp) => stats.non_tcp += 1,
+            Err(Skip::OutsideWindow) => stats.outside_window += 1,
+        }
+    }
+    Ok(())
+}
 
 /// A row's log status.
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -13,7 +13,7 @@
 use std::io;
 use std::ops::Deref;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use dashmap::DashMap;
@@ -21,6 +21,7 @@ use hashbrown::HashMap;
 
 use crate::catalogue::Catalogue;
 use crate::codec::{PairReader, StateError, StateReader, StateWriter, put_pair};
+use crate::columns::{Observation, fold_batch};
 use crate::plan::{EniTable, Plan};
 use crate::report::{PairVerdict, Report, RunStats, judge};
 use crate::spill::{PARTITIONS, Spill, partition};
@@ -59,7 +60,7 @@ const ENCODED_TO_MEMORY: u64 = 5;
 const MAX_LEVELS: u32 = 4;
 
 /// The default memory bound of an aggregator's shared state.
-pub const DEFAULT_MEMORY_LIMIT: usize = 96 << 20;
+pub const DEFAULT_MEMORY_LIMIT: usize = 64 << 20;
 
 /// NODATA and SKIPDATA records per ENI id.
 type EniStatus = HashMap<u32, (u64, u64)>;
@@ -68,11 +69,11 @@ type EniStatus = HashMap<u32, (u64, u64)>;
 #[derive(Debug)]
 pub struct Aggregator {
     plan: Arc<Plan>,
-    pairs: DashMap<PairKey, PairState>,
+    pairs: DashMap<PairKey, PairState, hashbrown::DefaultHashBuilder>,
     /// Every ENI name the run has seen; pairs in `pairs` and in spill files use these ids.
     enis: RwLock<EniTable>,
     /// NODATA and SKIPDATA records per ENI id.
-    eni_status: DashMap<u32, (u64, u64)>,
+    eni_status: DashMap<u32, (u64, u64), hashbrown::DefaultHashBuilder>,
     stats: Mutex<RunStats>,
     /// Attempts in `pairs`.
     held: AtomicI64,
@@ -80,6 +81,8 @@ pub struct Aggregator {
     limit: usize,
     temp_dir: Option<PathBuf>,
     spill: Mutex<SpillState>,
+    /// Reports made from spilled state so far.
+    reports: AtomicUsize,
 }
 
 #[derive(Debug, Default)]
@@ -100,14 +103,15 @@ impl Aggregator {
     pub fn for_plan(plan: Arc<Plan>) -> Aggregator {
         Aggregator {
             plan,
-            pairs: DashMap::new(),
+            pairs: DashMap::default(),
             enis: RwLock::default(),
-            eni_status: DashMap::new(),
+            eni_status: DashMap::default(),
             stats: Mutex::default(),
             held: AtomicI64::new(0),
             limit: DEFAULT_MEMORY_LIMIT / BYTES_PER_ATTEMPT,
             temp_dir: None,
             spill: Mutex::default(),
+            reports: AtomicUsize::new(0),
         }
     }
 
@@ -176,9 +180,9 @@ impl Aggregator {
             e.1 += s;
         }
         let mut delta = 0isize;
-        for (key, mut pair) in local.take_pairs() {
+        for (key, mut pair) in local.drain_pairs() {
             match self.pairs.entry(key) {
-                dashmap::Entry::Occupied(mut e) => delta += e.get_mut().merge(&pair, &map),
+                dashmap::Entry::Occupied(mut e) => delta += e.get_mut().merge_owned(pair, &map),
                 dashmap::Entry::Vacant(e) => {
                     for eni in &mut pair.enis {
                         eni.0 = if eni.0 == u32::MAX {
@@ -287,6 +291,8 @@ impl Aggregator {
         } else {
             // Spilling takes no ENI lock: the table only grows, and these ids stay valid.
             self.spill_all(&mut guard)?;
+            // Compacting the partitions pays off only for the reports after this one (a tail's).
+            let compact = self.reports.fetch_add(1, Ordering::Relaxed) > 0;
             let Some(spill) = guard.spill.as_mut() else {
                 return Err(io::Error::other("the spill went away"));
             };
@@ -304,7 +310,7 @@ impl Aggregator {
                             .map(|(key, pair)| judge(&self.plan, &enis, &status, *key, pair)),
                     );
                 };
-                if let Some(compact) = self.judge_file(&path, size, 1, judge_all)?
+                if let Some(compact) = self.judge_file(&path, size, 1, compact, judge_all)?
                     && (compact.len() as u64) < size
                 {
                     spill.replace(part, &compact)?;
@@ -323,6 +329,7 @@ impl Aggregator {
         path: &std::path::Path,
         size: u64,
         level: u32,
+        compact: bool,
         judge_all: &mut dyn FnMut(&HashMap<PairKey, PairState>),
     ) -> io::Result<Option<Vec<u8>>> {
         let open = || -> io::Result<PairReader<io::BufReader<std::fs::File>>> {
@@ -364,23 +371,23 @@ impl Aggregator {
             }
             for (i, &n) in sizes.iter().enumerate() {
                 if n > 0 {
-                    self.judge_file(&sub(i), n, level + 1, judge_all)?;
+                    self.judge_file(&sub(i), n, level + 1, false, judge_all)?;
                 }
             }
             std::fs::remove_dir_all(&dir)?;
             return Ok(None);
         }
         let mut pairs: HashMap<PairKey, PairState> = HashMap::new();
-        let mut reader = open()?;
-        while let Some((key, pair)) = reader.next().map_err(io::Error::other)? {
-            pairs.entry(key).or_default().merge(&pair, &|id| id);
-        }
+        open()?.merge_into(&mut pairs).map_err(io::Error::other)?;
         judge_all(&pairs);
-        let mut compact = Vec::new();
-        for (key, pair) in &pairs {
-            put_pair(&mut compact, *key, pair, &|id| id);
+        if !compact {
+            return Ok(None);
         }
-        Ok(Some(compact))
+        let mut out = Vec::new();
+        for (key, pair) in &pairs {
+            put_pair(&mut out, *key, pair, &|id| id);
+        }
+        Ok(Some(out))
     }
 
     /// Writes the whole state (in memory and spilled) in [`VerdictState`]'s binary form. Call it
@@ -448,25 +455,35 @@ impl Aggregator {
 
 /// Folds batches into an [`Aggregator`] from one thread.
 ///
-/// [`Worker::fold`] accumulates locally; [`Worker::commit`] merges what was folded into the
-/// shared state in one step. A caller that commits once per source (an S3 object) can record
-/// "this source is done" atomically with its contribution, which is what checkpoints need.
+/// [`Worker::fold`] accumulates locally — the rows' observations in a flat buffer, no maps and
+/// no locks; [`Worker::commit`] sorts them by pair and merges them into the shared state in one
+/// step. A caller that commits once per source (an S3 object) can record "this source is done"
+/// atomically with its contribution, which is what checkpoints need.
 #[derive(Debug)]
 pub struct Worker<A: Deref<Target = Aggregator>> {
     agg: A,
-    local: VerdictState,
-    /// The local state's ENI ids → the aggregator's.
+    /// ENIs by local id …
+    enis: EniTable,
+    /// … and their ids in the aggregator.
     global: Vec<u32>,
+    stats: RunStats,
+    eni_status: HashMap<u32, (u64, u64)>,
+    seen: Vec<Observation>,
+    /// Scratch: (pair hash, index into `seen`), sorted at commit.
+    order: Vec<(u64, u32)>,
 }
 
 impl<A: Deref<Target = Aggregator>> Worker<A> {
     /// A worker for `agg` (a reference, or an `Arc` for a worker that must be `'static`).
     pub fn new(agg: A) -> Worker<A> {
-        let local = VerdictState::new(agg.plan.clone());
         Worker {
             agg,
-            local,
+            enis: EniTable::default(),
             global: Vec::new(),
+            stats: RunStats::default(),
+            eni_status: HashMap::new(),
+            seen: Vec::new(),
+            order: Vec::new(),
         }
     }
 
@@ -479,11 +496,64 @@ impl<A: Deref<Target = Aggregator>> Worker<A> {
 
     /// Folds one batch of decoded records into the worker's local state.
     pub fn fold(&mut self, batch: &arrow_array::RecordBatch) -> Result<(), MissingFields> {
-        self.local.fold(batch)
+        let seen = &mut self.seen;
+        fold_batch(
+            batch,
+            &self.agg.plan,
+            &mut self.enis,
+            &mut self.stats,
+            &mut self.eni_status,
+            &mut |o| seen.push(o),
+        )
     }
 
     /// Merges everything folded since the last commit into the shared state.
     pub fn commit(&mut self) {
-        self.agg.absorb(&mut self.local, &mut self.global);
+        let agg = &*self.agg;
+        if self.global.len() < self.enis.len()
+            && let Ok(mut table) = agg.enis.write()
+        {
+            for name in &self.enis.names()[self.global.len()..] {
+                self.global.push(table.id(name));
+            }
+        }
+        let global = &self.global;
+        let map = |id: u32| global.get(id as usize).copied().unwrap_or(u32::MAX);
+        if let Ok(mut stats) = agg.stats.lock() {
+            stats.add(&self.stats);
+        }
+        self.stats = RunStats::default();
+        for (id, (n, s)) in self.eni_status.drain() {
+            let mut e = agg.eni_status.entry(map(id)).or_default();
+            e.0 += n;
+            e.1 += s;
+        }
+        // One lookup (and one shard lock) per pair, not per record: the observations in order of
+        // a hash of their pair (sorting small (hash, index) entries, not the observations).
+        self.order.clear();
+        self.order.extend(
+            self.seen
+                .iter()
+                .enumerate()
+                .map(|(i, o)| (crate::spill::pair_hash(&(o.endpoint, o.client)), i as u32)),
+        );
+        self.order.sort_unstable();
+        let seen = &self.seen;
+        let mut delta = 0isize;
+        for run in self.order.chunk_by(|a, b| {
+            let (x, y) = (&seen[a.1 as usize], &seen[b.1 as usize]);
+            (x.endpoint, x.client) == (y.endpoint, y.client)
+        }) {
+            let first = &seen[run[0].1 as usize];
+            let mut pair = agg.pairs.entry((first.endpoint, first.client)).or_default();
+            for &(_, i) in run {
+                let o = &seen[i as usize];
+                delta += pair.observe(o.client_port, o.attempt);
+                pair.note_eni(map(o.eni), o.bit);
+            }
+        }
+        self.seen.clear();
+        agg.held.fetch_add(delta as i64, Ordering::Relaxed);
+        agg.maybe_spill();
     }
 }

@@ -33,9 +33,20 @@ pub fn remove_spill_dirs() {
     }
 }
 
-/// A stable hash of a pair, seeded by the partitioning level: the same pair lands in the same
-/// partition in every process and every release.
+/// The partition of a pair at a partitioning level.
 pub(crate) fn partition(key: &PairKey, level: u32) -> usize {
+    (seeded_hash(key, level) % PARTITIONS as u64) as usize
+}
+
+/// A hash of a pair (for grouping, not partitioning).
+#[inline]
+pub(crate) fn pair_hash(key: &PairKey) -> u64 {
+    seeded_hash(key, u32::MAX)
+}
+
+/// A hash of a pair with a fixed definition, seeded by `level`.
+#[inline]
+fn seeded_hash(key: &PairKey, level: u32) -> u64 {
     let mut h: u64 = 0x9e37_79b9_7f4a_7c15 ^ u64::from(level).wrapping_mul(0xff51_afd7_ed55_8ccd);
     let mix = |h: u64, v: u64| (h ^ v).wrapping_mul(0x0100_0000_01b3).rotate_left(29);
     h = mix(h, u64::from(key.0));
@@ -48,7 +59,7 @@ pub(crate) fn partition(key: &PairKey, level: u32) -> usize {
     h ^= h >> 27;
     h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
     h ^= h >> 31;
-    (h % PARTITIONS as u64) as usize
+    h
 }
 
 /// The spill files of one aggregator.

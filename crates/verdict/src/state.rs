@@ -16,7 +16,7 @@ use hashbrown::HashMap;
 use crate::attempts::PortAttempts;
 use crate::catalogue::Catalogue;
 use crate::codec::{self, StateError};
-use crate::columns::{Columns, Observation, Skip};
+use crate::columns::{Observation, fold_batch};
 use crate::engine::MissingFields;
 use crate::outcome::Attempt;
 use crate::plan::{EniTable, Plan};
@@ -61,6 +61,26 @@ impl PairState {
             }
         }
         for &(id, bits) in &o.enis {
+            self.note_eni(eni(id), bits);
+        }
+        delta
+    }
+
+    /// [`PairState::merge`], taking `o` over: its attempts move instead of being copied.
+    pub(crate) fn merge_owned(&mut self, o: PairState, eni: &dyn Fn(u32) -> u32) -> isize {
+        let mut delta = 0;
+        for (port, attempts) in o.attempts {
+            match self.attempts.entry(port) {
+                hashbrown::hash_map::Entry::Occupied(mut e) => {
+                    delta += e.get_mut().merge(&attempts)
+                }
+                hashbrown::hash_map::Entry::Vacant(e) => {
+                    delta += attempts.len() as isize;
+                    e.insert(attempts);
+                }
+            }
+        }
+        for (id, bits) in o.enis {
             self.note_eni(eni(id), bits);
         }
         delta
@@ -183,40 +203,20 @@ impl VerdictState {
     /// Folds one batch of decoded records in. A batch without the fields verdicts need is an
     /// error naming them; its NODATA and SKIPDATA records are still counted.
     pub fn fold(&mut self, batch: &RecordBatch) -> Result<(), MissingFields> {
-        let plan = self.plan.clone();
-        let cols = Columns::find(batch, &plan, &mut self.enis);
-        self.stats.records += batch.num_rows() as u64;
-        // NODATA / SKIPDATA records carry no flow; count them per ENI whatever the format.
-        for (eni, nodata) in cols.status_records() {
-            let entry = self.eni_status.entry(eni).or_default();
-            if nodata {
-                entry.0 += 1;
-                self.stats.nodata += 1;
-            } else {
-                entry.1 += 1;
-                self.stats.skipdata += 1;
-            }
-        }
-        let flows = cols.flows()?;
-        for row in 0..batch.num_rows() {
-            match flows.classify(row) {
-                Ok(o) => self.observe(o),
-                Err(Skip::Status) => {}
-                Err(Skip::Ignored) => self.stats.ignored += 1,
-                Err(Skip::NotTcp) => self.stats.non_tcp += 1,
-                Err(Skip::OutsideWindow) => self.stats.outside_window += 1,
-            }
-        }
-        Ok(())
-    }
-
-    #[inline]
-    fn observe(&mut self, o: Observation) {
-        self.stats.matched += 1;
-        let pair = self.pairs.entry((o.endpoint, o.client)).or_default();
-        let delta = pair.observe(o.client_port, o.attempt);
-        pair.note_eni(o.eni, o.bit);
-        self.attempts = self.attempts.saturating_add_signed(delta);
+        let (pairs, attempts) = (&mut self.pairs, &mut self.attempts);
+        fold_batch(
+            batch,
+            &self.plan,
+            &mut self.enis,
+            &mut self.stats,
+            &mut self.eni_status,
+            &mut |o: Observation| {
+                let pair = pairs.entry((o.endpoint, o.client)).or_default();
+                let delta = pair.observe(o.client_port, o.attempt);
+                pair.note_eni(o.eni, o.bit);
+                *attempts = attempts.saturating_add_signed(delta);
+            },
+        )
     }
 
     /// Folds another state of the same plan in. Afterwards `self` is the state of both states'
@@ -236,10 +236,11 @@ impl VerdictState {
         }
     }
 
-    /// Drains the pairs (for a consumer that takes them over, such as the aggregator).
-    pub(crate) fn take_pairs(&mut self) -> HashMap<PairKey, PairState> {
+    /// Drains the pairs (for a consumer that takes them over, such as the aggregator). The map
+    /// keeps its capacity: a worker fills it again with the next batch.
+    pub(crate) fn drain_pairs(&mut self) -> hashbrown::hash_map::Drain<'_, PairKey, PairState> {
         self.attempts = 0;
-        std::mem::take(&mut self.pairs)
+        self.pairs.drain()
     }
 
     /// The verdicts of the records folded so far.
