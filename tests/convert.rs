@@ -1,22 +1,7 @@
 //! `vpcflow convert`: Hive-partitioned Parquet that other tools read (pyarrow and DuckDB,
 //! installed from PyPI by scripts/install-test-deps.sh).
 
-use std::process::Command;
-
-use crate::common::{stderr, testdata, vpcflow};
-
-fn python(script: &str) -> String {
-    let out = Command::new("python3")
-        .args(["-c", script])
-        .output()
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "python failed (pyarrow and duckdb come from scripts/install-test-deps.sh): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+use crate::common::{files_under, python, stderr, testdata, vpcflow};
 
 #[test]
 fn converted_parquet_reads_back_in_pyarrow_and_duckdb() {
@@ -95,7 +80,7 @@ for r in duckdb.sql(q).fetchall():
     );
     assert!(duck.lines().any(|l| l.starts_with("unknown ")), "{duck}");
     // Converting again replaces the same files rather than adding copies.
-    let count = |d: &std::path::Path| walk(d).len();
+    let count = |d: &std::path::Path| files_under(d).len();
     let before = count(&out_dir);
     let again = vpcflow(&[
         "convert",
@@ -105,19 +90,6 @@ for r in duckdb.sql(q).fetchall():
     ]);
     assert_eq!(again.status.code(), Some(0));
     assert_eq!(count(&out_dir), before);
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use crate::common::{
@@ -402,7 +402,7 @@ fn tail_emits_a_verdict_change_and_counts_no_event_twice() {
     put(&moto, GROUP, &streams_of(before), 0, Some(now_ms - 60_000));
     let mut env = moto.env();
     env.push(("RUST_LOG", "info".into()));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vpcflow"))
+    let mut child = crate::common::command()
         .args([
             "tail",
             "--endpoints",
@@ -537,4 +537,109 @@ fn a_restarted_tail_resumes_from_its_checkpoint_without_gaps_or_double_counts() 
     assert_eq!(last["records"], 5, "{rows:?}");
     assert_eq!(last["attempts"], 3);
     assert_eq!(last["verdict"], "intermittent");
+}
+
+/// Faults finding 10: `tail` dropped malformed events without a word, while `verdict
+/// --log-group` on the same group reported all four. `tail` counts them, on its status line
+/// and in its summary, with their positions.
+#[test]
+fn tail_dropped_malformed_events_silently() {
+    let moto = Moto::start();
+    let now = jiff::Timestamp::now().as_second();
+    let mut records = attempt(50001, now - 120, true);
+    for bad in [
+        "2 123456789012 eni-0e71f2697f24bffbf 10.0.1.10",
+        "not a flow log at all",
+        "2 123456789012 eni-0e71f2697f24bffbf 10.0.1.10 10.0.3.82 99999999 3306 6 3 180 1 2 ACCEPT OK",
+        "2 123456789012 eni-0e71f2697f24bffbf 10.0.1.999 10.0.3.82 5000 3306 6 3 180 1 2 ACCEPT OK",
+    ] {
+        records.push(("eni-0e71f2697f24bffbf-all".into(), bad.into()));
+    }
+    put(
+        &moto,
+        GROUP,
+        &streams_of(records),
+        0,
+        Some(now * 1000 - 60_000),
+    );
+    let out = vpcflow_env(
+        &[
+            "tail",
+            "--endpoints",
+            &endpoints(),
+            "--log-group",
+            GROUP,
+            "--output",
+            "json",
+            "--duration",
+            "3s",
+            "--poll-interval",
+            "1",
+            "--lookback",
+            "10m",
+        ],
+        &moto.env(),
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains(", 4 malformed"),
+        "the summary counts them: {err}"
+    );
+    assert!(err.contains("skipped 4 malformed"), "and lists them: {err}");
+    assert!(err.contains(&format!("logs:{GROUP}")), "{err}");
+    // The same count as verdict on the group.
+    let verdict = vpcflow_env(
+        &[
+            "verdict",
+            "--endpoints",
+            &endpoints(),
+            "--log-group",
+            GROUP,
+            "--since",
+            "10m",
+        ],
+        &moto.env(),
+    );
+    assert!(
+        stderr(&verdict).contains("skipped 4 malformed"),
+        "{}",
+        stderr(&verdict)
+    );
+}
+
+/// Faults finding 3, for CloudWatch Logs: a stalled call is retried, then fails naming the
+/// operation and the timeout.
+#[test]
+fn a_stalled_logs_endpoint_fails_naming_the_call() {
+    let moto = Moto::start();
+    put(&moto, GROUP, &scenario_streams(), 10, None);
+    let proxy = Proxy::start(&moto.url, |r| {
+        if r.amz_target().ends_with("FilterLogEvents") {
+            Action::Stall
+        } else {
+            Action::Forward
+        }
+    });
+    let out = vpcflow_env(
+        &[
+            "verdict",
+            "--endpoints",
+            &endpoints(),
+            "--log-group",
+            GROUP,
+            "--timeout",
+            "2",
+            "--max-attempts",
+            "2",
+        ],
+        &via(&moto, &proxy),
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("FilterLogEvents got no answer within 2 s in 2 attempts"),
+        "{err}"
+    );
+    assert!(proxy.requests("POST") >= 2, "retried");
 }

@@ -1,7 +1,7 @@
 //! `vpcflow parse` end to end: golden files, outputs, errors and exit codes.
 
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use crate::common::{stderr, stdout, summary_value, testdata, vpcflow};
 
@@ -146,7 +146,7 @@ fn summary_counts_every_category() {
 
 #[test]
 fn stdin_and_csv_output() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vpcflow"))
+    let mut child = crate::common::command()
         .args(["parse", "--output", "csv", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -4,7 +4,8 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::common::{
-    Action, Moto, Proxy, stderr, stdout, summary_value, testdata, via, vpcflow, vpcflow_env,
+    Action, Moto, Proxy, http_response, stderr, stdout, summary_value, testdata, via, vpcflow,
+    vpcflow_env,
 };
 use aws_sdk_s3::primitives::ByteStream;
 use serde_json::Value;
@@ -412,7 +413,7 @@ fn a_resumed_run_after_kill_9_gives_the_verdicts_of_a_clean_run() {
         "--temp-dir",
         spill.to_str().unwrap(),
     ]);
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vpcflow"))
+    let mut child = crate::common::command()
         .args(&a)
         .envs(moto.env().iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(std::process::Stdio::null())
@@ -543,4 +544,276 @@ fn concurrency_1_and_16_give_identical_json_over_objects_uploaded_out_of_order()
         "spilling"
     );
     assert_eq!(run(&["--concurrency", "64", "--threads", "1"]), reference);
+}
+
+/// One REJECTed attempt to dbinstance3 (10.0.3.213:3306) from `port`.
+fn reject(port: u32) -> String {
+    format!(
+        "2 123456789012 eni-085da82d3ccb0f0ad 10.0.1.10 10.0.3.213 {port} 3306 6 1 60 \
+         1795165200 1795165259 REJECT OK\n"
+    )
+}
+
+fn rejects(ports: std::ops::Range<u32>) -> String {
+    ports.map(reject).collect()
+}
+
+/// Faults finding 3: a server that accepts the connection and never answers hung
+/// ListObjectsV2 (600 s and more), GetObject and CloudWatch calls. Each attempt now has a
+/// timeout; a stalled attempt is retried, and a call that never gets an answer fails naming
+/// itself and the timeout.
+#[test]
+fn a_stalled_server_hung_every_call() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let moto = Moto::start();
+    put_all(
+        &moto,
+        "stall",
+        vec![("x/a.log.gz".into(), gz(&rejects(40000..40010)))],
+    );
+    // Every listing stalls.
+    let proxy = Proxy::start(&moto.url, |r| {
+        if r.target.contains("list-type=2") {
+            Action::Stall
+        } else {
+            Action::Forward
+        }
+    });
+    let args = [
+        "parse",
+        "-o",
+        "summary",
+        "--timeout",
+        "0.5",
+        "--max-attempts",
+        "2",
+        "s3://stall/x/",
+    ];
+    let out = vpcflow_env(&args, &via(&moto, &proxy));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("s3://stall/x/: ListObjectsV2 got no answer within 0.5 s in 2 attempts"),
+        "{err}"
+    );
+    assert_eq!(proxy.requests("list-type=2"), 2, "retried once");
+
+    // The first GetObject stalls; its retry is answered, and nothing is lost. (A timeout a
+    // loaded machine's moto always answers within.)
+    let args = [
+        "parse",
+        "-o",
+        "summary",
+        "--timeout",
+        "3",
+        "--max-attempts",
+        "2",
+        "s3://stall/x/",
+    ];
+    let stalled = AtomicBool::new(false);
+    let proxy = Proxy::start(&moto.url, move |r| {
+        if r.target.contains("a.log.gz") && !stalled.swap(true, Ordering::SeqCst) {
+            Action::Stall
+        } else {
+            Action::Forward
+        }
+    });
+    let out = vpcflow_env(&args, &via(&moto, &proxy));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(summary_value(&out, "records"), "10");
+    assert_eq!(proxy.requests("a.log.gz"), 2);
+}
+
+/// Faults finding 4: after a connection reset midway through GetObject, `--checkpoint` marked
+/// the half-read object done, and the re-run lost the rest for good. An object is committed
+/// only once its last byte decoded; a resumed run reads it again, and the result is a clean
+/// run's.
+#[test]
+fn a_half_read_object_was_marked_done() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let moto = Moto::start();
+    put_all(
+        &moto,
+        "half",
+        vec![
+            ("x/a.log.gz".into(), gz(&rejects(20000..21000))),
+            ("x/b.log.gz".into(), gz(&rejects(30000..31000))),
+        ],
+    );
+    let cut = AtomicBool::new(false);
+    let proxy = Proxy::start(&moto.url, move |r| {
+        if r.target.contains("/x/a.log.gz") && !cut.swap(true, Ordering::SeqCst) {
+            Action::CutBodyAfter(1500)
+        } else {
+            Action::Forward
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let checkpoint = dir.path().join("cp");
+    let endpoints = testdata(ENDPOINTS);
+    let mut args = vec![
+        "verdict",
+        "--endpoints",
+        endpoints.to_str().unwrap(),
+        "--output",
+        "json",
+        "--concurrency",
+        "1",
+        "s3://half/x/",
+    ];
+    let clean = json_rows(&vpcflow_env(&args, &moto.env()));
+    assert_eq!(clean.len(), 1);
+    assert_eq!(clean[0]["records"], 2000);
+    args.extend(["--checkpoint", checkpoint.to_str().unwrap()]);
+    let first = vpcflow_env(&args, &via(&moto, &proxy));
+    assert_eq!(first.status.code(), Some(2), "{}", stderr(&first));
+    assert_eq!(
+        crate::common::checkpoint_sources(&checkpoint),
+        vec!["half/x/b.log.gz".to_owned()],
+        "only the whole object is committed"
+    );
+    let second = vpcflow_env(&args, &via(&moto, &proxy));
+    assert_eq!(second.status.code(), Some(1), "{}", stderr(&second));
+    assert!(
+        stderr(&second).contains("1 already in the checkpoint, 1 read"),
+        "{}",
+        stderr(&second)
+    );
+    assert_eq!(json_rows(&second), clean);
+}
+
+/// Faults finding 4, the other half: an object replaced between its listing and its
+/// GetObject is refused (If-Match on the listed ETag), named, and not committed; the resumed
+/// run reads the new object.
+#[test]
+fn an_object_replaced_after_its_listing_is_not_committed() {
+    let moto = Moto::start();
+    put_all(
+        &moto,
+        "replaced",
+        vec![
+            ("x/a.log.gz".into(), gz(&rejects(20000..20010))),
+            ("x/b.log.gz".into(), gz(&rejects(30000..30010))),
+        ],
+    );
+    let writer = client(&moto);
+    let once = std::sync::atomic::AtomicBool::new(false);
+    let proxy = Proxy::start(&moto.url, move |r| {
+        if r.target.contains("list-type=2") && !once.swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            let c = writer.clone();
+            Action::ForwardThen(Box::new(move || {
+                rt().block_on(async {
+                    c.put_object()
+                        .bucket("replaced")
+                        .key("x/a.log.gz")
+                        .body(ByteStream::from(gz(&rejects(20000..20020))))
+                        .send()
+                        .await
+                        .unwrap()
+                });
+            }))
+        } else {
+            Action::Forward
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let checkpoint = dir.path().join("cp");
+    let endpoints = testdata(ENDPOINTS);
+    let args = [
+        "verdict",
+        "--endpoints",
+        endpoints.to_str().unwrap(),
+        "--output",
+        "json",
+        "--checkpoint",
+        checkpoint.to_str().unwrap(),
+        "s3://replaced/x/",
+    ];
+    let first = vpcflow_env(&args, &via(&moto, &proxy));
+    assert_eq!(first.status.code(), Some(2), "{}", stderr(&first));
+    assert!(
+        stderr(&first).contains("s3://replaced/x/a.log.gz: replaced after it was listed"),
+        "{}",
+        stderr(&first)
+    );
+    assert_eq!(
+        crate::common::checkpoint_sources(&checkpoint),
+        vec!["replaced/x/b.log.gz".to_owned()]
+    );
+    let second = vpcflow_env(&args, &via(&moto, &proxy));
+    assert_eq!(second.status.code(), Some(1), "{}", stderr(&second));
+    assert_eq!(
+        json_rows(&second)[0]["records"],
+        30,
+        "the new object, whole"
+    );
+}
+
+/// Also found: `Retry-After` on a 503 was not honoured. The retry waits as long as the server
+/// asked.
+#[test]
+fn retry_after_on_503_was_not_honoured() {
+    use std::sync::Mutex;
+    use std::time::Instant;
+    let moto = Moto::start();
+    put_all(
+        &moto,
+        "slow",
+        vec![("x/a.log.gz".into(), gz(&rejects(40000..40010)))],
+    );
+    let times: std::sync::Arc<Mutex<Vec<Instant>>> = Default::default();
+    let seen = times.clone();
+    let proxy = Proxy::start(&moto.url, move |r| {
+        if !r.target.contains("list-type=2") {
+            return Action::Forward;
+        }
+        let mut t = seen.lock().unwrap();
+        t.push(Instant::now());
+        if t.len() == 1 {
+            Action::Respond(http_response(
+                "503 Slow Down",
+                &[("Retry-After", "3"), ("Content-Type", "application/xml")],
+                b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>",
+            ))
+        } else {
+            Action::Forward
+        }
+    });
+    let out = vpcflow_env(
+        &["parse", "-o", "summary", "s3://slow/x/"],
+        &via(&moto, &proxy),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(summary_value(&out, "records"), "10");
+    let t = times.lock().unwrap();
+    assert_eq!(t.len(), 2);
+    let waited = t[1] - t[0];
+    // Without Retry-After the first retry waits at most 200 ms.
+    assert!(
+        waited >= std::time::Duration::from_millis(2900),
+        "{waited:?}"
+    );
+}
+
+/// Also found: an empty S3 prefix exited 0 while an empty local directory exited 2. Both are
+/// an error now.
+#[test]
+fn an_empty_s3_prefix_exited_0() {
+    let moto = Moto::start();
+    put_all(
+        &moto,
+        "sparse",
+        vec![("elsewhere/a.log.gz".into(), gz(&rejects(40000..40001)))],
+    );
+    let out = vpcflow_env(&["parse", "-o", "summary", "s3://sparse/x/"], &moto.env());
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no objects under"),
+        "{}",
+        stderr(&out)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let local = vpcflow(&["parse", "-o", "summary", dir.path().to_str().unwrap()]);
+    assert_eq!(local.status.code(), Some(2));
 }

@@ -10,6 +10,7 @@ mod common;
 mod bench;
 mod convert;
 mod explain;
+mod faults;
 mod logs;
 mod order;
 mod parse;

@@ -29,10 +29,7 @@ pub fn run(
     let bar = ProgressBar::start(progress.clone());
     let summary = rt.block_on(async {
         let config = aws.connect.load().await;
-        let s3 = aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(aws.connect.custom_endpoint())
-            .build();
-        let client = aws_sdk_s3::Client::from_conf(s3);
+        let client = aws.connect.s3(&config);
         read(&client, urls, &opts, done, sinks, progress.clone()).await
     });
     bar.stop();
@@ -95,6 +92,14 @@ pub fn report(summary: &S3Summary, elapsed: std::time::Duration) -> bool {
     for e in &summary.listing_errors {
         eprintln!("error: {e}");
     }
+    // As an empty local directory is: nothing to read is an error, not an empty answer.
+    let empty = summary.listed == 0 && summary.listing_errors.is_empty();
+    if empty {
+        eprintln!(
+            "error: no objects under the S3 prefix given (check the bucket, the prefix and \
+             --region)"
+        );
+    }
     let failed = crate::report::sources(&summary.reports);
     let bytes: u64 = summary.reports.iter().map(|r| r.raw_bytes).sum();
     let records: u64 = summary.reports.iter().map(|r| r.records).sum();
@@ -124,5 +129,5 @@ pub fn report(summary: &S3Summary, elapsed: std::time::Duration) -> bool {
         summary.fetched() as f64 / secs,
         summary.reports.iter().filter(|r| r.error.is_some()).count(),
     );
-    failed || !summary.listing_errors.is_empty()
+    failed || empty || !summary.listing_errors.is_empty()
 }

@@ -19,9 +19,27 @@ pub fn vpcflow(args: &[&str]) -> Output {
     vpcflow_in(&root(), args)
 }
 
+/// The `vpcflow` binary as a command, sealed from the machine's AWS setup: no inherited `AWS_*`
+/// variables, no config or credential files, the instance metadata service disabled and an
+/// explicit region, so no test can reach past loopback (moto's tests add its endpoint and
+/// static credentials on top).
+pub fn command() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vpcflow"));
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("AWS_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent");
+    cmd
+}
+
 /// Runs `vpcflow` with `args` in `dir`.
 pub fn vpcflow_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vpcflow"))
+    command()
         .args(args)
         .current_dir(dir)
         .env_remove("RUST_LOG")
@@ -153,7 +171,7 @@ impl Drop for Moto {
 
 /// Runs `vpcflow` with `args` and extra environment.
 pub fn vpcflow_env(args: &[&str], env: &[(&'static str, String)]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vpcflow"))
+    command()
         .args(args)
         .current_dir(root())
         .env_remove("RUST_LOG")
@@ -378,4 +396,34 @@ pub fn checkpoint_sources(path: &Path) -> Vec<String> {
         .as_object()
         .map(|o| o.keys().cloned().collect())
         .unwrap_or_default()
+}
+
+/// Runs a Python script (pyarrow and duckdb come from scripts/install-test-deps.sh) and returns
+/// its stdout; a failing script fails the test.
+pub fn python(script: &str) -> String {
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "python failed (pyarrow and duckdb come from scripts/install-test-deps.sh): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("python's stdout is UTF-8")
+}
+
+/// Every file below `dir`, sorted.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).expect("a directory") {
+        let p = e.expect("an entry").path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
 }

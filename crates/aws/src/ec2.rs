@@ -19,7 +19,7 @@ use vpcflow_explain::{
 /// The `LogFormat` of the flow log delivering to CloudWatch Logs group `group`, from EC2
 /// DescribeFlowLogs. `Ok(None)` when no flow log names the group.
 pub async fn flow_log_format(config: &SdkConfig, group: &str) -> Result<Option<String>, AwsError> {
-    let ec2 = aws_sdk_ec2::Client::new(config);
+    let ec2 = crate::config::ec2_client(config);
     let mut pages = ec2
         .describe_flow_logs()
         .filter(
@@ -54,7 +54,7 @@ pub async fn flow_log_format(config: &SdkConfig, group: &str) -> Result<Option<S
 /// (GetManagedPrefixListEntries). A prefix list that cannot be read is left out with a warning;
 /// the explanation then says its entries were not counted.
 pub async fn network_config(config: &SdkConfig) -> Result<Config, AwsError> {
-    let ec2 = aws_sdk_ec2::Client::new(config);
+    let ec2 = crate::config::ec2_client(config);
     let mut out = Config::default();
 
     let mut pages = ec2.describe_security_groups().into_paginator().send();

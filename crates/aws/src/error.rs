@@ -92,9 +92,9 @@ impl fmt::Display for AwsError {
                 attempts,
             } => write!(
                 f,
-                "{resource}: {operation} got no answer within {:.0?} in {attempts} attempts; \
-                 the endpoint is unreachable or stalled (raise --timeout if it is only slow)",
-                after
+                "{resource}: {operation} got no answer within {} in {attempts} attempts; the \
+                 endpoint is unreachable or stalled (raise --timeout if it is only slow)",
+                seconds(*after)
             ),
             AwsError::Failed {
                 operation,
@@ -114,12 +114,51 @@ impl fmt::Display for AwsError {
 
 impl std::error::Error for AwsError {}
 
+/// `1.5 s`, `30 s`: a timeout as a user wrote it.
+fn seconds(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s.fract() == 0.0 {
+        format!("{s:.0} s")
+    } else {
+        format!("{s} s")
+    }
+}
+
 /// The pieces of an SDK error the classification needs.
 pub(crate) struct Classified<'a> {
     /// The service's error code, if it gave one.
     pub code: Option<&'a str>,
     /// The SDK's description with its causes.
     pub message: String,
+    /// Whether the call ran out of time (an attempt or the whole operation).
+    pub timed_out: bool,
+}
+
+impl Classified<'_> {
+    /// The error for a failure with no more specific meaning: a timeout, or the SDK's words.
+    /// `attempt` and `attempts` are the limits the call ran under.
+    pub fn other(
+        self,
+        operation: &'static str,
+        resource: String,
+        attempt: Option<Duration>,
+        attempts: u32,
+    ) -> AwsError {
+        match attempt {
+            Some(after) if self.timed_out => AwsError::TimedOut {
+                operation,
+                resource,
+                after,
+                attempts,
+            },
+            _ => AwsError::Failed {
+                operation,
+                resource,
+                message: self.message,
+                hint: None,
+            },
+        }
+    }
 }
 
 /// Reads what an SDK error says.
@@ -135,5 +174,6 @@ where
     Classified {
         code,
         message: aws_smithy_types::error::display::DisplayErrorContext(e).to_string(),
+        timed_out: matches!(e, SdkError::TimeoutError(_)),
     }
 }

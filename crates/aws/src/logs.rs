@@ -213,7 +213,7 @@ pub struct LogsStats {
     pub pages: AtomicU64,
 }
 
-/// Retries per request before giving up.
+/// Tries per request when throttled (at least; `--max-attempts` may raise it).
 const MAX_ATTEMPTS: u32 = 10;
 
 /// A CloudWatch Logs reader.
@@ -221,6 +221,8 @@ const MAX_ATTEMPTS: u32 = 10;
 pub struct LogsReader {
     client: Client,
     opts: LogsOptions,
+    /// Tries per call, and how long each may take.
+    limits: crate::config::Limits,
     limiter: Arc<RateLimiter>,
     /// Counters.
     pub stats: Arc<LogsStats>,
@@ -244,6 +246,7 @@ impl LogsReader {
         LogsReader {
             client,
             opts,
+            limits: crate::config::Limits::default(),
             limiter,
             stats: Arc::default(),
         }
@@ -259,7 +262,9 @@ impl LogsReader {
         let logs = aws_sdk_cloudwatchlogs::config::Builder::from(&config)
             .retry_config(aws_config::retry::RetryConfig::disabled())
             .build();
-        (LogsReader::new(Client::from_conf(logs), opts), config)
+        let mut reader = LogsReader::new(Client::from_conf(logs), opts);
+        reader.limits = aws.limits;
+        (reader, config)
     }
 
     /// Sends one request through the rate limiter, retrying throttling and server errors.
@@ -296,7 +301,13 @@ impl LogsReader {
             } else if server {
                 self.stats.retried.fetch_add(1, Ordering::Relaxed);
             }
-            if !(throttled || server) || attempt >= MAX_ATTEMPTS {
+            // Throttling is normal for CloudWatch Logs: it gets at least MAX_ATTEMPTS tries.
+            let limit = if throttled {
+                self.limits.attempts.max(MAX_ATTEMPTS)
+            } else {
+                self.limits.attempts
+            };
+            if !(throttled || server) || attempt >= limit {
                 let resource = format!("log group {}", self.opts.group);
                 return Err(match code {
                     "ResourceNotFoundException" => AwsError::NotFound {
@@ -311,6 +322,12 @@ impl LogsReader {
                         resource,
                         needs: "logs:FilterLogEvents and logs:DescribeLogStreams",
                     },
+                    _ if matches!(err, SdkError::TimeoutError(_)) => AwsError::TimedOut {
+                        operation: what,
+                        resource,
+                        after: self.limits.attempt,
+                        attempts: attempt,
+                    },
                     _ => AwsError::Failed {
                         operation: what,
                         resource,
@@ -322,7 +339,11 @@ impl LogsReader {
             // Exponential backoff with full jitter: up to 200 ms, 400 ms, … capped at 10 s.
             let cap =
                 Duration::from_millis(200 * (1 << attempt.min(6))).min(Duration::from_secs(10));
-            let wait = jitter(cap).max(Duration::from_millis(50));
+            // A server that says when to come back is believed (up to MAX_BACKOFF).
+            let asked = err
+                .raw_response()
+                .and_then(|r| crate::config::retry_after(r.headers()));
+            let wait = asked.unwrap_or_else(|| jitter(cap).max(Duration::from_millis(50)));
             tracing::debug!(code, attempt, ?wait, "{what}: retrying");
             tokio::time::sleep(wait).await;
         }

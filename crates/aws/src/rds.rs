@@ -16,7 +16,7 @@ use crate::error::AwsError;
 /// Discovers every DB instance (Aurora members included) the credentials can see, paging with
 /// `page_size` records per RDS call (AWS allows 20–100).
 pub async fn discover(config: &SdkConfig, page_size: i32) -> Result<Discovery, AwsError> {
-    let rds = aws_sdk_rds::Client::new(config);
+    let rds = crate::config::rds_client(config);
     let mut instances = Vec::new();
     let mut pages = rds
         .describe_db_instances()
@@ -86,7 +86,7 @@ pub async fn discover(config: &SdkConfig, page_size: i32) -> Result<Discovery, A
         }
     }
 
-    let ec2 = aws_sdk_ec2::Client::new(config);
+    let ec2 = crate::config::ec2_client(config);
     let mut enis = Vec::new();
     let mut pages = ec2
         .describe_network_interfaces()

@@ -120,12 +120,12 @@ pub async fn list(client: &Client, url: &S3Url) -> Result<Vec<S3Object>, AwsErro
                     resource,
                     needs: "s3:ListBucket",
                 },
-                _ => AwsError::Failed {
-                    operation: "ListObjectsV2",
+                _ => c.other(
+                    "ListObjectsV2",
                     resource,
-                    message: c.message,
-                    hint: None,
-                },
+                    attempt_timeout(client),
+                    attempts(client),
+                ),
             }
         })?;
         for o in page.contents() {
@@ -220,6 +220,22 @@ fn joined(
     r.map_err(|e| RunError::Output(io::Error::other(e)))
 }
 
+/// The attempt timeout `client` runs with.
+fn attempt_timeout(client: &Client) -> Option<std::time::Duration> {
+    client
+        .config()
+        .timeout_config()
+        .and_then(|t| t.operation_attempt_timeout())
+}
+
+/// The attempts per call `client` makes.
+fn attempts(client: &Client) -> u32 {
+    client
+        .config()
+        .retry_config()
+        .map_or(1, |r| r.max_attempts())
+}
+
 /// Counters a progress display reads while a run goes on.
 #[derive(Debug, Default)]
 pub struct Progress {
@@ -268,12 +284,12 @@ async fn read_object(
                     needs: "s3:GetObject",
                 },
                 Some("PreconditionFailed") => AwsError::Replaced { resource },
-                _ => AwsError::Failed {
-                    operation: "GetObject",
+                _ => c.other(
+                    "GetObject",
                     resource,
-                    message: c.message,
-                    hint: None,
-                },
+                    attempt_timeout(client),
+                    attempts(client),
+                ),
             }));
         }
     };

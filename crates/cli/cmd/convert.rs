@@ -1,7 +1,7 @@
 //! `vpcflow convert`: flow logs to Hive-partitioned Parquet.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -18,15 +18,52 @@ use crate::s3;
 /// partition file.
 const ROW_GROUP_ROWS: usize = 128 * 1024;
 
-/// One source's partitioned writer.
-struct ConvertSink(PartitionedWriter);
+/// One source's partitioned writer. A source that cannot be written (a name the file system
+/// refuses, a full disk) is reported, and the run goes on with the others.
+struct ConvertSink {
+    writer: PartitionedWriter,
+    name: String,
+    error: Option<std::io::Error>,
+    failures: Failures,
+}
+
+/// Sources that could not be written, with why.
+type Failures = Arc<Mutex<Vec<String>>>;
+
+impl ConvertSink {
+    fn boxed(writer: PartitionedWriter, name: String, failures: &Failures) -> Box<dyn SourceSink> {
+        Box::new(ConvertSink {
+            writer,
+            name,
+            error: None,
+            failures: failures.clone(),
+        })
+    }
+}
 
 impl SourceSink for ConvertSink {
     fn batch(&mut self, batch: RecordBatch) -> std::io::Result<()> {
-        self.0.write(&batch)
+        if self.error.is_none()
+            && let Err(e) = self.writer.write(&batch)
+        {
+            self.error = Some(e);
+        }
+        Ok(())
     }
     fn finish(mut self: Box<Self>, _: &SourceReport) -> std::io::Result<()> {
-        self.0.finish()
+        let result = match self.error.take() {
+            Some(e) => Err(e),
+            None => self.writer.finish(),
+        };
+        if let Err(e) = result
+            && let Ok(mut failures) = self.failures.lock()
+        {
+            failures.push(format!(
+                "cannot write the records of {}: {e} (its unfinished files were removed)",
+                self.name
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -79,12 +116,15 @@ pub fn run(job: ConvertJob) -> Result<u8> {
     let opts = &job.run;
     let root = prepare_out(&job.out)?;
     let started = Instant::now();
+    let failures = Failures::default();
     let (reports, failed) = match &job.inputs {
         Inputs::S3(urls) => {
             let root2 = root.clone();
+            let failures = failures.clone();
             let factory = Arc::new(move |o: &S3Object| -> Box<dyn SourceSink> {
                 let region = KeyInfo::parse(&o.key).region;
-                Box::new(ConvertSink(writer(&root2, &o.id(), region.as_deref())))
+                let w = writer(&root2, &o.id(), region.as_deref());
+                ConvertSink::boxed(w, format!("s3://{}", o.id()), &failures)
             });
             let summary = s3::run(urls, &job.aws, opts, &|_| false, factory)?;
             let failed = s3::report(&summary, started.elapsed());
@@ -92,7 +132,7 @@ pub fn run(job: ConvertJob) -> Result<u8> {
         }
         Inputs::Local(inputs) => {
             let reports = for_each_source(inputs, opts, &|input: &Input| {
-                Box::new(ConvertSink(writer(&root, &input.name(), None))) as Box<dyn SourceSink>
+                ConvertSink::boxed(writer(&root, &input.name(), None), input.name(), &failures)
             })?;
             let failed = report::sources(&reports);
             (reports, failed)
@@ -107,7 +147,15 @@ pub fn run(job: ConvertJob) -> Result<u8> {
         root.display(),
         started.elapsed().as_secs_f64()
     );
-    Ok(if failed { EXIT_ERROR } else { EXIT_OK })
+    let failures = failures.lock().map(|f| f.clone()).unwrap_or_default();
+    for failure in &failures {
+        eprintln!("error: {failure}");
+    }
+    Ok(if failed || !failures.is_empty() {
+        EXIT_ERROR
+    } else {
+        EXIT_OK
+    })
 }
 
 #[cfg(test)]

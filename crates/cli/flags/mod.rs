@@ -482,6 +482,23 @@ pub struct ConnectArgs {
     /// from AWS_ENDPOINT_URL. S3 then uses path-style addressing.
     #[arg(long, value_name = "URL")]
     pub endpoint_url: Option<String>,
+
+    /// Seconds to open a connection to AWS.
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = values::timeout)]
+    pub connect_timeout: Duration,
+
+    /// Seconds one attempt of an AWS call may wait for its answer to start (and an S3 object's
+    /// body may pause). A stalled attempt is retried, up to --max-attempts.
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = values::timeout)]
+    pub timeout: Duration,
+
+    /// Seconds one AWS call may take over all its attempts.
+    #[arg(long, value_name = "SECS", default_value = "300", value_parser = values::timeout)]
+    pub operation_timeout: Duration,
+
+    /// Tries per AWS call (the first included) on throttling, 5xx, resets and timeouts.
+    #[arg(long, value_name = "N", default_value = "8", value_parser = values::max_attempts)]
+    pub max_attempts: u32,
 }
 
 /// Where AWS inputs are and how to reach them.

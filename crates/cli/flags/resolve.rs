@@ -225,6 +225,12 @@ pub fn aws_options(args: &ConnectArgs) -> AwsOptions {
         region: args.region.clone(),
         profile: args.profile.clone(),
         endpoint_url: args.endpoint_url.clone(),
+        limits: vpcflow_aws::config::Limits {
+            connect: args.connect_timeout,
+            attempt: args.timeout,
+            operation: args.operation_timeout,
+            attempts: args.max_attempts,
+        },
     }
 }
 

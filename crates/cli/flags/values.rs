@@ -70,6 +70,24 @@ pub fn poll_interval(text: &str) -> Result<Duration, String> {
     seconds_in(text, 0.05, 86_400.0)
 }
 
+/// `--connect-timeout`, `--timeout`, `--operation-timeout`: 0.1 s to a day.
+pub fn timeout(text: &str) -> Result<Duration, String> {
+    seconds_in(text, 0.1, 86_400.0)
+}
+
+/// `--max-attempts`: 1 to 20.
+pub fn max_attempts(text: &str) -> Result<u32, String> {
+    let n: u32 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a whole number"))?;
+    if (1..=20).contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!("`{text}` is out of range: give 1 to 20"))
+    }
+}
+
 /// `--checkpoint-every`: 0 s to a day.
 pub fn checkpoint_every(text: &str) -> Result<Duration, String> {
     seconds_in(text, 0.0, 86_400.0)

@@ -12,6 +12,7 @@
 //!   decoder, and calls a shared callback with every batch as it is produced.
 #![deny(missing_docs)]
 
+mod isolate;
 mod open;
 mod parquet_in;
 mod pipe;

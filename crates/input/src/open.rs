@@ -31,13 +31,17 @@ impl Input {
     }
 
     /// `-` is stdin; a directory becomes the files below it (hidden ones skipped), sorted;
-    /// anything else is a path.
+    /// anything else is a path. Symbolic links below a directory are followed, to files and to
+    /// directories (each directory is walked once, so a link loop ends); a link that leads
+    /// nowhere is kept as an input, so that opening it fails with its name rather than being
+    /// skipped without a word.
     pub fn expand(arg: &str) -> io::Result<Vec<Input>> {
         let input = Input::parse(arg);
         match &input {
             Input::Path(p) if p.is_dir() => {
                 let mut files = Vec::new();
-                walk(p, &mut files)?;
+                let mut seen = std::collections::HashSet::new();
+                walk(p, &mut files, &mut seen)?;
                 files.sort();
                 Ok(files.into_iter().map(Input::Path).collect())
             }
@@ -60,15 +64,31 @@ impl fmt::Display for Input {
     }
 }
 
-fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
+fn walk(
+    dir: &std::path::Path,
+    out: &mut Vec<PathBuf>,
+    seen: &mut std::collections::HashSet<PathBuf>,
+) -> io::Result<()> {
+    if !seen.insert(dir.canonicalize()?) {
+        return Ok(());
+    }
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         if entry.file_name().to_string_lossy().starts_with('.') {
             continue;
         }
-        let kind = entry.file_type()?;
+        let mut kind = entry.file_type()?;
+        if kind.is_symlink() {
+            match std::fs::metadata(entry.path()) {
+                Ok(target) => kind = target.file_type(),
+                Err(_) => {
+                    out.push(entry.path());
+                    continue;
+                }
+            }
+        }
         if kind.is_dir() {
-            walk(&entry.path(), out)?;
+            walk(&entry.path(), out, seen)?;
         } else if kind.is_file() {
             out.push(entry.path());
         }

@@ -24,24 +24,42 @@ pub struct Partition {
     pub date: String,
 }
 
-/// Makes a value safe as one path component: letters, digits, `-`, `_` and `.` stay, anything
-/// else becomes `_`, and `.`/`..`/empty become `unknown`. Values come from untrusted input.
+/// Longest path component [`path_safe`] makes (file systems allow 255 bytes; the rest of the
+/// name, `account-id=` and `part-….parquet`, must fit too).
+pub const MAX_COMPONENT: usize = 96;
+
+/// Makes a value one safe path component, one to one: letters, digits, `-`, `_` and `.` stay,
+/// every other byte becomes `%XX` (as Hive, Spark, pyarrow and DuckDB escape partition values),
+/// and `.`/`..` become `%2E`/`%2E%2E`. An empty value is `unknown`, as a missing one is. A value
+/// longer than `MAX_COMPONENT` (96) bytes once escaped keeps its first bytes and ends in `~` and the
+/// XXH3-64 of the whole value (`~` is always escaped, so no plain value looks like that).
+/// Values come from untrusted input: no value can leave its directory or name another's.
 pub fn path_safe(value: &str) -> String {
-    let cleaned: String = value
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if cleaned.is_empty() || cleaned.chars().all(|c| c == '.') {
-        "unknown".to_owned()
-    } else {
-        cleaned
+    if value.is_empty() {
+        return "unknown".to_owned();
     }
+    let dots = value.bytes().all(|b| b == b'.');
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if !dots && (b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    if out.len() > MAX_COMPONENT {
+        let mut end = MAX_COMPONENT - 17;
+        // Never cut an escape in two.
+        while out.as_bytes()[end - 1] == b'%' || out.as_bytes()[end - 2] == b'%' {
+            end -= 1;
+        }
+        out.truncate(end);
+        out.push_str(&format!(
+            "~{:016x}",
+            xxhash_rust::xxh3::xxh3_64(value.as_bytes())
+        ));
+    }
+    out
 }
 
 impl Partition {
@@ -67,7 +85,9 @@ pub struct PartitionedWriter {
     stem: String,
     default_region: String,
     opts: ParquetOptions,
-    writers: BTreeMap<Partition, ParquetWriter>,
+    /// One writer per partition directory (keyed by the directory, so that two partitions can
+    /// never write one file).
+    writers: BTreeMap<PathBuf, ParquetWriter>,
     /// Files written, by [`BatchWriter::finish`].
     pub files: Vec<PathBuf>,
     /// Rows written.
@@ -164,14 +184,15 @@ impl BatchWriter for PartitionedWriter {
                 let indices = UInt32Array::from(rows);
                 arrow_select::take::take_record_batch(batch, &indices).map_err(io::Error::other)?
             };
-            if !self.writers.contains_key(key) {
-                let dir = key.dir(&self.root);
-                std::fs::create_dir_all(&dir)?;
-                let path = dir.join(format!("part-{}.parquet", self.stem));
-                self.writers
-                    .insert(key.clone(), ParquetWriter::new(&path, self.opts.clone()));
-            }
-            let writer = self.writers.get_mut(key).expect("inserted above");
+            let dir = key.dir(&self.root);
+            let writer = match self.writers.entry(dir) {
+                std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::btree_map::Entry::Vacant(e) => {
+                    std::fs::create_dir_all(e.key())?;
+                    let path = e.key().join(format!("part-{}.parquet", self.stem));
+                    e.insert(ParquetWriter::new(&path, self.opts.clone()))
+                }
+            };
             writer.write(&part)?;
             self.rows += part.num_rows() as u64;
         }
@@ -179,12 +200,10 @@ impl BatchWriter for PartitionedWriter {
     }
 
     fn finish(&mut self) -> io::Result<()> {
-        for (key, mut writer) in std::mem::take(&mut self.writers) {
+        for (dir, mut writer) in std::mem::take(&mut self.writers) {
             writer.finish()?;
-            self.files.push(
-                key.dir(&self.root)
-                    .join(format!("part-{}.parquet", self.stem)),
-            );
+            self.files
+                .push(dir.join(format!("part-{}.parquet", self.stem)));
         }
         Ok(())
     }
@@ -198,10 +217,12 @@ mod tests {
     fn hostile_values_cannot_leave_the_output_directory() {
         assert_eq!(path_safe("123456789012"), "123456789012");
         assert_eq!(path_safe("ap-northeast-1"), "ap-northeast-1");
-        assert_eq!(path_safe("../../etc"), ".._.._etc");
-        assert_eq!(path_safe(".."), "unknown");
+        assert_eq!(path_safe("../../etc"), "..%2F..%2Fetc");
+        assert_eq!(path_safe(".."), "%2E%2E");
+        assert_eq!(path_safe("."), "%2E");
         assert_eq!(path_safe(""), "unknown");
-        assert_eq!(path_safe("a/b\\c d"), "a_b_c_d");
+        assert_eq!(path_safe("a/b\\c d%"), "a%2Fb%5Cc%20d%25");
+        assert_eq!(path_safe("é"), "%C3%A9");
         let p = Partition {
             account: "../x".into(),
             region: "..".into(),
@@ -210,7 +231,38 @@ mod tests {
         let dir = p.dir(Path::new("/out"));
         assert_eq!(
             dir,
-            Path::new("/out/account-id=.._x/region=unknown/date=2026-11-20")
+            Path::new("/out/account-id=..%2Fx/region=%2E%2E/date=2026-11-20")
         );
+    }
+
+    /// Regression (faults #6): `a/b` and `a_b` both became `a_b`, and two writers raced for
+    /// one file.
+    #[test]
+    fn values_that_cleaned_up_alike_map_to_different_components() {
+        let values = ["a/b", "a_b", "a b", "a%2Fb", "a.b", "A_b", ".", "%2E"];
+        let mut seen = std::collections::HashSet::new();
+        for v in values {
+            assert!(seen.insert(path_safe(v)), "{v} collides");
+        }
+    }
+
+    /// Regression (faults #7): a 300-character account-id made a name too long to create.
+    #[test]
+    fn long_values_are_bounded_and_stay_distinct() {
+        let a = "1".repeat(300);
+        let b = format!("{}2", "1".repeat(299));
+        let (pa, pb) = (path_safe(&a), path_safe(&b));
+        assert!(
+            pa.len() <= MAX_COMPONENT && pb.len() <= MAX_COMPONENT,
+            "{pa}"
+        );
+        assert_ne!(pa, pb);
+        assert!(pa.starts_with("1111") && pa.contains('~'), "{pa}");
+        // An escape is never cut in two.
+        let slashes = path_safe(&"/".repeat(200));
+        assert!(slashes.len() <= MAX_COMPONENT);
+        let head = slashes.split('~').next().unwrap();
+        assert_eq!(head.len() % 3, 0, "{slashes}");
+        assert!(head.chars().filter(|&c| c == '%').count() * 3 == head.len());
     }
 }
