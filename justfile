@@ -36,7 +36,7 @@ bench:
 
 # The README's first command: verdicts on the bundled scenario (exits 1: something is blocked).
 demo:
-    cargo run --release -q -- verdict --endpoints testdata/rds-sg-patterns/endpoints.toml testdata/rds-sg-patterns/cloudwatch/
+    cargo run -q -- verdict --endpoints testdata/rds-sg-patterns/endpoints.toml testdata/rds-sg-patterns/cloudwatch/
 
 # Time vpcflow against wc -l, gzip -dc and DuckDB (benches/compare.sh; RECORDS defaults to 5M).
 compare records="5000000":
@@ -48,4 +48,4 @@ memory records="55000000" span="86400":
 
 # The README's explain example: which security group blocks, offline from the bundled snapshot.
 explain:
-    cargo run --release -q -- verdict --endpoints testdata/rds-sg-patterns/endpoints.toml --config-snapshot testdata/rds-sg-patterns/config testdata/rds-sg-patterns/cloudwatch/
+    cargo run -q -- verdict --endpoints testdata/rds-sg-patterns/endpoints.toml --config-snapshot testdata/rds-sg-patterns/config testdata/rds-sg-patterns/cloudwatch/

@@ -817,3 +817,31 @@ fn an_empty_s3_prefix_exited_0() {
     let local = vpcflow(&["parse", "-o", "summary", dir.path().to_str().unwrap()]);
     assert_eq!(local.status.code(), Some(2));
 }
+
+/// CloudWatch Logs exports, Firehose-written subscription payloads and direct Firehose records,
+/// read from S3, give the verdicts of the same records as text (issue 12).
+#[test]
+fn wrapped_shapes_from_s3_give_the_verdicts_of_the_text() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    crate::archives::write_shapes(dir.path());
+    upload_dir(&moto, "shapes", dir.path(), "");
+    let (code, expected) = crate::archives::scenario_verdicts();
+    let endpoints = testdata(ENDPOINTS);
+    for shape in ["export", "subscription", "firehose"] {
+        let url = format!("s3://shapes/{shape}/");
+        let out = vpcflow_env(
+            &[
+                "verdict",
+                "--endpoints",
+                endpoints.to_str().unwrap(),
+                "--output",
+                "json",
+                &url,
+            ],
+            &moto.env(),
+        );
+        assert_eq!(out.status.code(), code, "{shape}: {}", stderr(&out));
+        assert_eq!(stdout(&out), expected, "{shape}: {}", stderr(&out));
+    }
+}

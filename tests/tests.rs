@@ -7,6 +7,7 @@
 
 mod common;
 
+mod archives;
 mod bench;
 mod convert;
 mod explain;

@@ -18,9 +18,11 @@ mod parquet_in;
 mod pipe;
 mod report;
 mod run;
+mod shape;
 mod split;
 
 pub use open::{Compression, Input, Opened, open, open_pipelined, open_reader};
 pub use report::{RunError, SourceError, SourceReport};
 pub use run::{RunOptions, SourceSink, decode_source, for_each_batch, for_each_source};
+pub use shape::Shape;
 pub use split::MIN_PART;

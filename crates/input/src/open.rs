@@ -212,6 +212,7 @@ fn open_reader_with(
     } else {
         (Box::new(buffered), Compression::None)
     };
+    let reader = Box::new(crate::shape::Shaped::new(reader));
     Ok(Opened::Text {
         reader,
         compression,

@@ -42,8 +42,12 @@ pub(crate) fn plan(
     BufReader::new(&mut file)
         .take(max_line as u64 + 1)
         .read_until(b'\n', &mut first)?;
-    // gzip and Parquet are read whole (a compressed stream cannot be entered midway).
-    if first.starts_with(&[0x1f, 0x8b]) || first.starts_with(b"PAR1") {
+    // gzip and Parquet are read whole (a compressed stream cannot be entered midway), and so
+    // are the wrapped shapes (a JSON document cannot be entered midway either).
+    if first.starts_with(&[0x1f, 0x8b])
+        || first.starts_with(b"PAR1")
+        || crate::shape::Shape::sniff(&first) != crate::shape::Shape::Plain
+    {
         return Ok(None);
     }
     let format = match fixed {
