@@ -825,6 +825,12 @@ fn wrapped_shapes_from_s3_give_the_verdicts_of_the_text() {
     let moto = Moto::start();
     let dir = tempfile::tempdir().unwrap();
     crate::archives::write_shapes(dir.path());
+    // The permission check an export task writes under its prefix is no flow log.
+    std::fs::write(
+        dir.path().join("export/aws-logs-write-test"),
+        "Permission Check Successful",
+    )
+    .unwrap();
     upload_dir(&moto, "shapes", dir.path(), "");
     let (code, expected) = crate::archives::scenario_verdicts();
     let endpoints = testdata(ENDPOINTS);
@@ -843,5 +849,89 @@ fn wrapped_shapes_from_s3_give_the_verdicts_of_the_text() {
         );
         assert_eq!(out.status.code(), code, "{shape}: {}", stderr(&out));
         assert_eq!(stdout(&out), expected, "{shape}: {}", stderr(&out));
+        assert!(!stderr(&out).contains("malformed line"), "{}", stderr(&out));
     }
+}
+
+/// Issue 12: `convert --checkpoint` resumes an interrupted conversion without rewriting what
+/// is done and without duplicate part files.
+#[test]
+fn an_interrupted_convert_resumes_from_its_checkpoint() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let moto = Moto::start();
+    put_all(
+        &moto,
+        "conv",
+        vec![
+            ("x/a.log.gz".into(), gz(&rejects(20000..21000))),
+            ("x/b.log.gz".into(), gz(&rejects(30000..31000))),
+            ("x/c.log.gz".into(), gz(&rejects(40000..41000))),
+        ],
+    );
+    let cut = AtomicBool::new(false);
+    let proxy = Proxy::start(&moto.url, move |r| {
+        if r.target.contains("/x/c.log.gz") && !cut.swap(true, Ordering::SeqCst) {
+            Action::CutBodyAfter(1500)
+        } else {
+            Action::Forward
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let names = |root: &Path| -> Vec<String> {
+        crate::common::files_under(root)
+            .iter()
+            .map(|p| p.strip_prefix(root).unwrap().display().to_string())
+            .collect()
+    };
+    let clean_dir = dir.path().join("clean");
+    let clean = vpcflow_env(
+        &[
+            "convert",
+            "--out",
+            clean_dir.to_str().unwrap(),
+            "s3://conv/x/",
+        ],
+        &moto.env(),
+    );
+    assert_eq!(clean.status.code(), Some(0), "{}", stderr(&clean));
+    let out_dir = dir.path().join("out");
+    let checkpoint = dir.path().join("cp");
+    let args = [
+        "convert",
+        "--concurrency",
+        "1",
+        "--checkpoint",
+        checkpoint.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+        "s3://conv/x/",
+    ];
+    let first = vpcflow_env(&args, &via(&moto, &proxy));
+    assert_eq!(first.status.code(), Some(2), "{}", stderr(&first));
+    assert_eq!(
+        crate::common::checkpoint_sources(&checkpoint),
+        vec!["conv/x/a.log.gz".to_owned(), "conv/x/b.log.gz".to_owned()]
+    );
+    let written = |name: &str| {
+        crate::common::files_under(&out_dir)
+            .into_iter()
+            .find(|p| p.to_string_lossy().contains(name))
+            .map(|p| std::fs::metadata(p).unwrap().modified().unwrap())
+    };
+    let a_before = written("part-a-").expect("a's part file");
+    let second = vpcflow_env(&args, &via(&moto, &proxy));
+    assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
+    assert!(
+        stderr(&second).contains("2 already in the checkpoint, 1 read"),
+        "{}",
+        stderr(&second)
+    );
+    assert_eq!(written("part-a-"), Some(a_before), "a is not rewritten");
+    assert_eq!(
+        names(&out_dir),
+        names(&clean_dir),
+        "no duplicate part files"
+    );
+    let back = vpcflow(&["parse", "-o", "summary", out_dir.to_str().unwrap()]);
+    assert_eq!(summary_value(&back, "records"), "3000");
 }

@@ -227,3 +227,44 @@ fn records_without_the_needed_fields_are_a_clear_error() {
         stderr(&out)
     );
 }
+
+/// Issue 13: the table fits the screen. At `COLUMNS` 80, 100 and 200 (and 100 when piped with
+/// no width) no line is wider: the columns that matter least go first, and the reason is
+/// shortened with `…`. Piped output is never coloured. The snapshots in testdata/table/ were
+/// read line by line when they were made.
+#[test]
+fn the_table_fits_the_screen() {
+    let (endpoints, logs) = (testdata(ENDPOINTS), testdata("rds-sg-patterns/cloudwatch"));
+    let args = vec![
+        "verdict",
+        "--endpoints",
+        endpoints.to_str().unwrap(),
+        logs.to_str().unwrap(),
+    ];
+    for width in [80, 100, 200] {
+        let out = crate::common::vpcflow_env(&args, &[("COLUMNS", width.to_string())]);
+        assert_eq!(out.status.code(), Some(1));
+        let text = stdout(&out);
+        for line in text.lines() {
+            assert!(line.chars().count() <= width, "{width}: {line}");
+        }
+        assert!(!text.contains('\x1b'), "no colour into a pipe");
+        let snapshot = testdata(&format!("table/verdict-{width}.txt"));
+        assert_eq!(
+            text,
+            std::fs::read_to_string(&snapshot).unwrap(),
+            "{}",
+            snapshot.display()
+        );
+    }
+    let piped = vpcflow(&args);
+    assert_eq!(
+        stdout(&piped),
+        std::fs::read_to_string(testdata("table/verdict-100.txt")).unwrap()
+    );
+    // JSON is never shortened.
+    let mut json_args = args.clone();
+    json_args.extend(["--output", "json"]);
+    let json = crate::common::vpcflow_env(&json_args, &[("COLUMNS", "80".into())]);
+    assert!(stdout(&json).contains("no security group or NACL rule admits 10.0.1.10 on tcp/3306"));
+}

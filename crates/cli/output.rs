@@ -99,3 +99,36 @@ pub fn refuse_input_as_output(out: &Path, inputs: &[vpcflow_input::Input]) -> Re
     }
     Ok(())
 }
+
+/// The screen tables are drawn for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Screen {
+    /// Characters per line: `COLUMNS`, else the terminal's width, else 100 (output piped or
+    /// redirected).
+    pub width: usize,
+    /// Whether to colour: stdout is a terminal, `NO_COLOR` is unset or empty, `TERM` is not
+    /// `dumb`.
+    pub colour: bool,
+}
+
+/// The screen stdout goes to.
+pub fn screen() -> Screen {
+    use std::io::IsTerminal;
+    let tty = io::stdout().is_terminal();
+    let columns = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|&c| c >= 20);
+    let width = columns
+        .or_else(|| {
+            tty.then(|| terminal_size::terminal_size().map(|(w, _)| w.0 as usize))
+                .flatten()
+        })
+        .unwrap_or(100);
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
+    Screen {
+        width,
+        colour: tty && !no_color && !dumb,
+    }
+}

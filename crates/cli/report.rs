@@ -6,7 +6,7 @@ use std::io::Write;
 use anyhow::Result;
 use arrow_array::RecordBatch;
 use vpcflow_input::SourceReport;
-use vpcflow_sink::{BatchWriter, CsvWriter, JsonLinesWriter, TableWriter};
+use vpcflow_sink::{BatchWriter, CsvWriter, Fit, JsonLinesWriter, TableWriter};
 use vpcflow_verdict::Report;
 
 use crate::flags::VerdictOutput;
@@ -35,7 +35,10 @@ pub fn verdict_exit(failed: bool, report: &Report) -> u8 {
 pub fn write_verdicts(report: &Report, format: VerdictOutput) -> Result<()> {
     let out = output::stdout();
     let (batch, mut writer): (RecordBatch, Box<dyn BatchWriter>) = match format {
-        VerdictOutput::Table => (report.to_table_batch(), Box::new(TableWriter::new(out))),
+        VerdictOutput::Table => (
+            report.to_table_batch(),
+            Box::new(TableWriter::with_fit(out, verdict_fit())),
+        ),
         VerdictOutput::Json => (report.to_batch(), Box::new(JsonLinesWriter::new(out))),
         VerdictOutput::Csv => (report.to_batch(), Box::new(CsvWriter::new(out))),
     };
@@ -47,6 +50,37 @@ pub fn write_verdicts(report: &Report, format: VerdictOutput) -> Result<()> {
         write_explanations(report)?;
     }
     Ok(())
+}
+
+/// The verdict table on this screen: as wide as [`output::screen`] says, hiding the columns
+/// that matter least first and shortening the reason; the verdict coloured on a terminal.
+/// JSON and CSV are never shortened.
+fn verdict_fit() -> Fit {
+    let screen = output::screen();
+    Fit {
+        width: Some(screen.width),
+        droppable: vec![
+            "first_seen",
+            "confidence",
+            "connected",
+            "blocked",
+            "attempts",
+            "last_seen",
+            "port",
+        ],
+        colour: screen.colour.then_some(("verdict", paint_verdict)),
+    }
+}
+
+/// The colour of a verdict (ANSI SGR).
+fn paint_verdict(verdict: &str) -> Option<&'static str> {
+    match verdict {
+        "blocked" => Some("1;31"),
+        "intermittent" => Some("33"),
+        "unanswered" => Some("35"),
+        "allowed" => Some("32"),
+        _ => None,
+    }
 }
 
 /// Under the table: one line per explained pair, and the fix.

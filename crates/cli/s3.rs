@@ -87,6 +87,20 @@ impl ProgressBar {
     }
 }
 
+/// What a checkpoint of an S3 run depends on beyond its inputs: the record format given and
+/// which accounts and flow logs are read (`extra` adds a command's own).
+pub fn checkpoint_options(run: &RunOptions, aws: &AwsJob, extra: &str) -> String {
+    format!(
+        "{:?} {:?} {:?}{extra}",
+        run.decoder
+            .format
+            .as_ref()
+            .map(|f| f.names().collect::<Vec<_>>()),
+        aws.filter.account,
+        aws.filter.flow_log_id,
+    )
+}
+
 /// Reports an S3 run on stderr; returns whether anything failed.
 pub fn report(summary: &S3Summary, elapsed: std::time::Duration) -> bool {
     for e in &summary.listing_errors {

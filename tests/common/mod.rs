@@ -30,6 +30,8 @@ pub fn command() -> Command {
             cmd.env_remove(key);
         }
     }
+    // Tables are as wide as COLUMNS says: a test sets it, or gets the width of a pipe (100).
+    cmd.env_remove("COLUMNS");
     cmd.env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_REGION", "us-east-1")
         .env("AWS_CONFIG_FILE", "/nonexistent")

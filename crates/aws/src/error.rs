@@ -161,6 +161,16 @@ impl Classified<'_> {
     }
 }
 
+/// Whether a call ran out of time: the attempt or operation timeout, or the HTTP client's read
+/// or connect timeout (which fires first when it is set to the same value).
+pub(crate) fn timed_out<E, R>(e: &SdkError<E, R>) -> bool {
+    match e {
+        SdkError::TimeoutError(_) => true,
+        SdkError::DispatchFailure(d) => d.is_timeout(),
+        _ => false,
+    }
+}
+
 /// Reads what an SDK error says.
 pub(crate) fn classify<E, R>(e: &SdkError<E, R>) -> Classified<'_>
 where
@@ -174,6 +184,6 @@ where
     Classified {
         code,
         message: aws_smithy_types::error::display::DisplayErrorContext(e).to_string(),
-        timed_out: matches!(e, SdkError::TimeoutError(_)),
+        timed_out: timed_out(e),
     }
 }

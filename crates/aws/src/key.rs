@@ -153,6 +153,10 @@ impl KeyFilter {
         if key.ends_with('/') {
             return Some("a folder marker");
         }
+        // The object a CloudWatch Logs export task writes to check its permissions.
+        if key.rsplit('/').next() == Some("aws-logs-write-test") {
+            return Some("an export's permission check");
+        }
         let info = KeyInfo::parse(key);
         let differs = |want: &Option<String>, have: &Option<String>| matches!((want, have), (Some(w), Some(h)) if w != h);
         if differs(&self.account, &info.account) {
@@ -244,5 +248,10 @@ mod tests {
         };
         assert_eq!(fl.skip_reason(HIVE), None);
         assert_eq!(fl.skip_reason(PLAIN), Some("another flow log"));
+        let any = f(None, None);
+        for key in ["aws-logs-write-test", "exportedlogs/aws-logs-write-test"] {
+            assert_eq!(any.skip_reason(key), Some("an export's permission check"));
+        }
+        assert_eq!(any.skip_reason("exportedlogs/t/eni-1-all/000000.gz"), None);
     }
 }

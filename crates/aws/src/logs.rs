@@ -322,7 +322,7 @@ impl LogsReader {
                         resource,
                         needs: "logs:FilterLogEvents and logs:DescribeLogStreams",
                     },
-                    _ if matches!(err, SdkError::TimeoutError(_)) => AwsError::TimedOut {
+                    _ if crate::error::timed_out(&err) => AwsError::TimedOut {
                         operation: what,
                         resource,
                         after: self.limits.attempt,

@@ -7,6 +7,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use arrow_array::RecordBatch;
 use vpcflow_aws::{KeyInfo, S3Object};
+use vpcflow_checkpoint::{CheckpointFile, Fingerprint};
 use vpcflow_input::{Input, SourceReport, SourceSink, for_each_source};
 use vpcflow_sink::{BatchWriter, ParquetOptions, PartitionedWriter};
 
@@ -25,18 +26,29 @@ struct ConvertSink {
     name: String,
     error: Option<std::io::Error>,
     failures: Failures,
+    /// With `--checkpoint`: where to record this S3 object (id, ETag) once it is written whole.
+    commit: Option<Commit>,
 }
+
+/// The checkpoint, and the id and ETag of the object to record in it.
+type Commit = (Arc<Mutex<CheckpointFile>>, String, String);
 
 /// Sources that could not be written, with why.
 type Failures = Arc<Mutex<Vec<String>>>;
 
 impl ConvertSink {
-    fn boxed(writer: PartitionedWriter, name: String, failures: &Failures) -> Box<dyn SourceSink> {
+    fn boxed(
+        writer: PartitionedWriter,
+        name: String,
+        failures: &Failures,
+        commit: Option<Commit>,
+    ) -> Box<dyn SourceSink> {
         Box::new(ConvertSink {
             writer,
             name,
             error: None,
             failures: failures.clone(),
+            commit,
         })
     }
 }
@@ -50,18 +62,31 @@ impl SourceSink for ConvertSink {
         }
         Ok(())
     }
-    fn finish(mut self: Box<Self>, _: &SourceReport) -> std::io::Result<()> {
+    fn finish(mut self: Box<Self>, report: &SourceReport) -> std::io::Result<()> {
         let result = match self.error.take() {
             Some(e) => Err(e),
             None => self.writer.finish(),
         };
-        if let Err(e) = result
-            && let Ok(mut failures) = self.failures.lock()
-        {
-            failures.push(format!(
-                "cannot write the records of {}: {e} (its unfinished files were removed)",
-                self.name
-            ));
+        match result {
+            Err(e) => {
+                if let Ok(mut failures) = self.failures.lock() {
+                    failures.push(format!(
+                        "cannot write the records of {}: {e} (its unfinished files were removed)",
+                        self.name
+                    ));
+                }
+            }
+            // Whole, and every part file in place: a resumed run may skip it.
+            Ok(()) if report.error.is_none() => {
+                if let Some((checkpoint, id, etag)) = self.commit.take() {
+                    let mut c = checkpoint
+                        .lock()
+                        .map_err(|_| std::io::Error::other("checkpoint lock poisoned"))?;
+                    c.data.sources.insert(id, etag);
+                    c.save(None)?;
+                }
+            }
+            Ok(()) => {}
         }
         Ok(())
     }
@@ -103,6 +128,22 @@ fn writer(root: &Path, name: &str, region: Option<&str>) -> PartitionedWriter {
     )
 }
 
+/// A conversion's checkpoint belongs to its inputs, its output directory and its options.
+fn open_checkpoint(path: &Path, job: &ConvertJob, root: &Path) -> Result<CheckpointFile> {
+    let fingerprint = Fingerprint::new("convert")
+        .with("inputs", job.spelled_inputs.join("\n"))
+        .with("out", root.to_string_lossy().as_bytes())
+        .with(
+            "options",
+            s3::checkpoint_options(
+                &job.run,
+                &job.aws,
+                &format!(" {:?} {:?}", job.aws.filter.since, job.aws.filter.until),
+            ),
+        );
+    Ok(CheckpointFile::open(path, fingerprint)?)
+}
+
 fn prepare_out(out: &Path) -> Result<PathBuf> {
     if out.exists() && !out.is_dir() {
         bail!("--out {} exists and is not a directory", out.display());
@@ -119,20 +160,42 @@ pub fn run(job: ConvertJob) -> Result<u8> {
     let failures = Failures::default();
     let (reports, failed) = match &job.inputs {
         Inputs::S3(urls) => {
+            let checkpoint = job
+                .checkpoint
+                .as_ref()
+                .map(|path| open_checkpoint(path, &job, &root))
+                .transpose()?
+                .map(|c| Arc::new(Mutex::new(c)));
             let root2 = root.clone();
             let failures = failures.clone();
+            let commit_to = checkpoint.clone();
             let factory = Arc::new(move |o: &S3Object| -> Box<dyn SourceSink> {
                 let region = KeyInfo::parse(&o.key).region;
                 let w = writer(&root2, &o.id(), region.as_deref());
-                ConvertSink::boxed(w, format!("s3://{}", o.id()), &failures)
+                let commit = commit_to
+                    .as_ref()
+                    .map(|c| (c.clone(), o.id(), o.etag.clone()));
+                ConvertSink::boxed(w, format!("s3://{}", o.id()), &failures, commit)
             });
-            let summary = s3::run(urls, &job.aws, opts, &|_| false, factory)?;
+            let done = move |o: &S3Object| {
+                checkpoint.as_ref().is_some_and(|c| {
+                    c.lock()
+                        .map(|c| c.data.is_done(&o.id(), &o.etag))
+                        .unwrap_or(false)
+                })
+            };
+            let summary = s3::run(urls, &job.aws, opts, &done, factory)?;
             let failed = s3::report(&summary, started.elapsed());
             (summary.reports, failed)
         }
         Inputs::Local(inputs) => {
             let reports = for_each_source(inputs, opts, &|input: &Input| {
-                ConvertSink::boxed(writer(&root, &input.name(), None), input.name(), &failures)
+                ConvertSink::boxed(
+                    writer(&root, &input.name(), None),
+                    input.name(),
+                    &failures,
+                    None,
+                )
             })?;
             let failed = report::sources(&reports);
             (reports, failed)

@@ -91,19 +91,7 @@ fn open_checkpoint(path: &Path, job: &VerdictJob, catalogue: &Catalogue) -> Resu
         .with("catalogue", catalogue.to_toml())
         .with("inputs", job.spelled_inputs.join("\n"))
         .with("window", format!("{spelled:?}"))
-        .with(
-            "options",
-            format!(
-                "{:?} {:?} {:?}",
-                job.run
-                    .decoder
-                    .format
-                    .as_ref()
-                    .map(|f| f.names().collect::<Vec<_>>()),
-                job.aws.filter.account,
-                job.aws.filter.flow_log_id
-            ),
-        );
+        .with("options", s3::checkpoint_options(&job.run, &job.aws, ""));
     Ok(CheckpointFile::open(path, fingerprint)?)
 }
 

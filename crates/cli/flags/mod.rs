@@ -244,6 +244,12 @@ pub struct ConvertArgs {
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
 
+    /// Keep the S3 objects already converted here (bucket/key and ETag), so an interrupted
+    /// conversion resumes where it stopped. An object is listed only once all its part files
+    /// are in place; a resumed run rewrites the same part names, so nothing is duplicated.
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<PathBuf>,
+
     #[command(flatten)]
     pub window: KeyWindowArgs,
 

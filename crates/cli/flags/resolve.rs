@@ -161,7 +161,11 @@ pub struct TailJob {
 #[derive(Debug)]
 pub struct ConvertJob {
     pub inputs: Inputs,
+    /// The inputs as given (for the checkpoint's fingerprint).
+    pub spelled_inputs: Vec<String>,
     pub out: PathBuf,
+    /// `--checkpoint FILE` (S3 inputs only).
+    pub checkpoint: Option<PathBuf>,
     pub run: RunOptions,
     pub aws: AwsJob,
 }
@@ -431,10 +435,15 @@ fn convert(a: ConvertArgs, now: i64) -> Result<ConvertJob> {
     {
         bail!("convert reads files and S3 objects, not stdin");
     }
+    if a.checkpoint.is_some() && !matches!(inputs, Inputs::S3(_)) {
+        bail!("--checkpoint applies to s3:// inputs");
+    }
     let w = window(a.window.since.as_ref(), a.window.until.as_ref(), now)?;
     Ok(ConvertJob {
         inputs,
+        spelled_inputs: a.inputs,
         out: a.out,
+        checkpoint: a.checkpoint,
         run,
         aws: aws_job(&a.aws, (w.since, w.until)),
     })

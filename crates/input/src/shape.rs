@@ -232,11 +232,7 @@ impl Shaped {
 
 impl Read for Shaped {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let available = self.fill_buf()?;
-        let n = available.len().min(out.len());
-        out[..n].copy_from_slice(&available[..n]);
-        self.consume(n);
-        Ok(n)
+        crate::pipe::read_buffered(self, out)
     }
 }
 

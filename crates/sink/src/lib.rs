@@ -39,7 +39,7 @@ pub use crate::json::JsonLinesWriter;
 pub use crate::parquet::{ParquetOptions, ParquetWriter};
 pub use crate::partition::{Partition, PartitionedWriter, path_safe};
 pub use crate::summary::Summary;
-pub use crate::table::TableWriter;
+pub use crate::table::{Fit, TableWriter};
 
 /// Something that consumes batches and writes them out.
 pub trait BatchWriter {
