@@ -52,6 +52,8 @@ struct Tail {
     shown: HashMap<(String, String), String>,
     json: JsonLinesWriter<std::io::Stdout>,
     duplicates: u64,
+    /// The newest event counted (Unix ms), for "last event … ago".
+    last_event_ms: Option<i64>,
     /// Redraw a table in place (a terminal).
     redraw: bool,
 }
@@ -139,6 +141,7 @@ impl Tail {
             shown: HashMap::new(),
             json: JsonLinesWriter::new(std::io::stdout()),
             duplicates: 0,
+            last_event_ms: None,
             redraw,
         })
     }
@@ -198,6 +201,9 @@ impl Tail {
         let before = events.len();
         events.retain(|e| self.position.dedupe.first_time(e));
         self.duplicates += (before - events.len()) as u64;
+        if let Some(newest) = events.iter().map(|e| e.timestamp).max() {
+            self.last_event_ms = Some(self.last_event_ms.map_or(newest, |t| t.max(newest)));
+        }
         let mut worker = self.aggregator.worker();
         let mut missing = None;
         logs::decode_events(&mut self.decoder, &events, &mut |b| {
@@ -212,20 +218,18 @@ impl Tail {
         Ok(())
     }
 
-    /// The status line: time, events, duplicates, malformed events, mode.
+    /// The status line: time, events and their rate, duplicates, malformed events, mode, and
+    /// how long ago the newest event happened.
     fn status(&self) -> String {
-        format!(
-            "{} | {} events, {} duplicates dropped, {} malformed | {}",
-            jiff::Timestamp::now().strftime("%H:%M:%S"),
-            self.reader.stats.events.load(Ordering::Relaxed),
-            self.duplicates,
-            self.decoder.stats().malformed,
-            if self.live.is_some() {
-                "live tail"
-            } else {
-                "polling"
-            }
-        )
+        status_line(&Status {
+            now_ms: now_ms(),
+            elapsed: self.started.elapsed(),
+            events: self.reader.stats.events.load(Ordering::Relaxed),
+            duplicates: self.duplicates,
+            malformed: self.decoder.stats().malformed,
+            live: self.live.is_some(),
+            last_event_ms: self.last_event_ms,
+        })
     }
 
     /// Shows what changed: the table redrawn, or a JSON line per changed verdict.
@@ -285,6 +289,43 @@ impl Tail {
     }
 }
 
+/// What `tail`'s status line shows.
+struct Status {
+    now_ms: i64,
+    elapsed: std::time::Duration,
+    events: u64,
+    duplicates: u64,
+    malformed: u64,
+    live: bool,
+    last_event_ms: Option<i64>,
+}
+
+/// `09:22:14 | 48 events (0.8/s), 96 duplicates dropped, 0 malformed | polling | last event 42 s ago`.
+fn status_line(s: &Status) -> String {
+    let clock = jiff::Timestamp::from_millisecond(s.now_ms)
+        .map(|t| t.strftime("%H:%M:%S").to_string())
+        .unwrap_or_default();
+    let rate = s.events as f64 / s.elapsed.as_secs_f64().max(1.0);
+    let last = match s.last_event_ms {
+        None => "no event yet".to_owned(),
+        Some(t) => {
+            let ago = (s.now_ms - t).max(0) / 1000;
+            match ago {
+                0..=119 => format!("last event {ago} s ago"),
+                120..=7199 => format!("last event {} min ago", ago / 60),
+                _ => format!("last event {} h ago", ago / 3600),
+            }
+        }
+    };
+    format!(
+        "{clock} | {} events ({rate:.1}/s), {} duplicates dropped, {} malformed | {} | {last}",
+        s.events,
+        s.duplicates,
+        s.malformed,
+        if s.live { "live tail" } else { "polling" },
+    )
+}
+
 fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
@@ -317,4 +358,37 @@ fn emit_changes(
     out.write(&changed.to_batch())?;
     out.finish()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_status_line_says_mode_rate_and_how_old_the_newest_event_is() {
+        let base = Status {
+            now_ms: 1_795_166_534_000, // 09:22:14Z
+            elapsed: std::time::Duration::from_secs(60),
+            events: 48,
+            duplicates: 96,
+            malformed: 2,
+            live: false,
+            last_event_ms: Some(1_795_166_492_000),
+        };
+        assert_eq!(
+            status_line(&base),
+            "09:22:14 | 48 events (0.8/s), 96 duplicates dropped, 2 malformed | polling | last event 42 s ago"
+        );
+        let live = Status {
+            live: true,
+            last_event_ms: None,
+            ..base
+        };
+        assert!(status_line(&live).ends_with("| live tail | no event yet"));
+        let stale = Status {
+            last_event_ms: Some(1_795_166_534_000 - 3 * 3600 * 1000),
+            ..live
+        };
+        assert!(status_line(&stale).ends_with("last event 3 h ago"));
+    }
 }
