@@ -262,6 +262,11 @@ fn a_long_name_aborted_the_whole_convert() {
         "{err}"
     );
     assert!(!err.contains("a-long.log"), "{err}");
+    assert!(
+        err.contains("converted 2 records from 2 inputs")
+            && err.contains("; 1 records of 1 inputs could not be written"),
+        "{err}"
+    );
     let files = files_under(&out_dir);
     // The long one and the normal one are written; the file in the way is untouched.
     assert_eq!(files.len(), 3, "{files:?}");

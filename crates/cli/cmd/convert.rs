@@ -34,7 +34,7 @@ struct ConvertSink {
 type Commit = (Arc<Mutex<CheckpointFile>>, String, String);
 
 /// Sources that could not be written, with why.
-type Failures = Arc<Mutex<Vec<String>>>;
+type Failures = Arc<Mutex<Vec<(String, u64)>>>;
 
 impl ConvertSink {
     fn boxed(
@@ -70,9 +70,13 @@ impl SourceSink for ConvertSink {
         match result {
             Err(e) => {
                 if let Ok(mut failures) = self.failures.lock() {
-                    failures.push(format!(
-                        "cannot write the records of {}: {e} (its unfinished files were removed)",
-                        self.name
+                    failures.push((
+                        format!(
+                            "cannot write the records of {}: {e} (its unfinished files were \
+                             removed)",
+                            self.name
+                        ),
+                        report.records,
                     ));
                 }
             }
@@ -202,16 +206,25 @@ pub fn run(job: ConvertJob) -> Result<u8> {
         }
     };
     report::unknown_fields(&reports);
-    let records: u64 = reports.iter().map(|r| r.records).sum();
+    let failures = failures.lock().map(|f| f.clone()).unwrap_or_default();
+    let unwritten: u64 = failures.iter().map(|(_, n)| n).sum();
+    let records = reports.iter().map(|r| r.records).sum::<u64>() - unwritten;
     let bytes: u64 = reports.iter().map(|r| r.bytes).sum();
     eprintln!(
-        "converted {records} records from {} inputs ({bytes} bytes) into {} in {:.2} s",
-        reports.len(),
+        "converted {records} records from {} inputs ({bytes} bytes) into {} in {:.2} s{}",
+        reports.len() - failures.len(),
         root.display(),
-        started.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64(),
+        if failures.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; {unwritten} records of {} inputs could not be written",
+                failures.len()
+            )
+        }
     );
-    let failures = failures.lock().map(|f| f.clone()).unwrap_or_default();
-    for failure in &failures {
+    for (failure, _) in &failures {
         eprintln!("error: {failure}");
     }
     Ok(if failed || !failures.is_empty() {
