@@ -3,11 +3,7 @@
 
 use std::path::Path;
 
-use crate::common::{python, stderr, stdout, testdata, vpcflow};
-
-fn path(p: &Path) -> &str {
-    p.to_str().expect("a UTF-8 path")
-}
+use crate::common::{gz, path_str as path, python, stderr, stdout, testdata, vpcflow};
 
 /// The 300 generated v5 records of `testdata/parquet/`, as text (header line first).
 fn v5_text(dir: &Path) -> std::path::PathBuf {
@@ -85,13 +81,6 @@ for codec in {codecs:?}:
         assert_eq!(code2, code, "{codec}: {err}");
         assert_eq!(got, expected, "{codec}: {err}");
     }
-}
-
-fn gz(bytes: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    e.write_all(bytes).unwrap();
-    e.finish().unwrap()
 }
 
 /// The bundled CloudWatch streams: (stream name, its records).

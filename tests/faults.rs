@@ -4,14 +4,12 @@
 
 use std::path::Path;
 
-use crate::common::{files_under, python, stderr, stdout, summary_value, testdata, vpcflow};
+use crate::common::{
+    files_under, path_str as path, python, stderr, stdout, summary_value, testdata, vpcflow,
+};
 
 const V5: &str = "parquet/v5.parquet";
 const V5_ENDPOINTS: &str = "parquet/v5.endpoints.toml";
-
-fn path(p: &Path) -> &str {
-    p.to_str().expect("a UTF-8 path")
-}
 
 /// `verdict --output json` over `input` with the v5 fixture's catalogue.
 fn v5_verdicts(input: &Path) -> std::process::Output {

@@ -1,10 +1,9 @@
 //! S3 inputs against a real S3-protocol server: moto, started on a free loopback port.
 
-use std::io::Write;
 use std::path::Path;
 
 use crate::common::{
-    Action, Moto, Proxy, http_response, stderr, stdout, summary_value, testdata, via, vpcflow,
+    Action, Moto, Proxy, gz, http_response, stderr, stdout, summary_value, testdata, via, vpcflow,
     vpcflow_env,
 };
 use aws_sdk_s3::primitives::ByteStream;
@@ -60,12 +59,6 @@ fn upload_dir(moto: &Moto, bucket: &str, dir: &Path, prefix: &str) {
         }
     }
     put_all(moto, bucket, objects);
-}
-
-fn gz(text: &str) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    e.write_all(text.as_bytes()).unwrap();
-    e.finish().unwrap()
 }
 
 fn json_rows(out: &std::process::Output) -> Vec<Value> {

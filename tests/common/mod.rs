@@ -429,3 +429,16 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     out.sort();
     out
 }
+
+/// A path as the `&str` an argument list takes.
+pub fn path_str(p: &Path) -> &str {
+    p.to_str().expect("a UTF-8 path")
+}
+
+/// `bytes` gzipped (one member).
+pub fn gz<B: AsRef<[u8]> + ?Sized>(bytes: &B) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(bytes.as_ref()).expect("gzip into memory");
+    e.finish().expect("gzip into memory")
+}

@@ -77,15 +77,7 @@ pub fn timeout(text: &str) -> Result<Duration, String> {
 
 /// `--max-attempts`: 1 to 20.
 pub fn max_attempts(text: &str) -> Result<u32, String> {
-    let n: u32 = text
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{text}` is not a whole number"))?;
-    if (1..=20).contains(&n) {
-        Ok(n)
-    } else {
-        Err(format!("`{text}` is out of range: give 1 to 20"))
-    }
+    count_in(text, 1, 20).map(|n| n as u32)
 }
 
 /// `--checkpoint-every`: 0 s to a day.
@@ -93,30 +85,28 @@ pub fn checkpoint_every(text: &str) -> Result<Duration, String> {
     seconds_in(text, 0.0, 86_400.0)
 }
 
-/// A rate per second, finite, within `[0.01, 10000]`.
-pub fn rate(text: &str) -> Result<f64, String> {
+/// A finite number within `[min, max]`; `unit` follows the range in the message.
+fn number_in(text: &str, min: f64, max: f64, unit: &str) -> Result<f64, String> {
     let v: f64 = text
         .trim()
         .parse()
         .map_err(|_| format!("`{text}` is not a number"))?;
-    if !v.is_finite() || !(0.01..=10_000.0).contains(&v) {
+    if !v.is_finite() || !(min..=max).contains(&v) {
         return Err(format!(
-            "`{text}` is out of range: give 0.01 to 10000 per second"
+            "`{text}` is out of range: give {min} to {max}{unit}"
         ));
     }
     Ok(v)
 }
 
+/// A rate per second, finite, within `[0.01, 10000]`.
+pub fn rate(text: &str) -> Result<f64, String> {
+    number_in(text, 0.01, 10_000.0, " per second")
+}
+
 /// A share, `0` to `1`.
 pub fn share(text: &str) -> Result<f64, String> {
-    let v: f64 = text
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{text}` is not a number"))?;
-    if !v.is_finite() || !(0.0..=1.0).contains(&v) {
-        return Err(format!("`{text}` is out of range: give 0 to 1"));
-    }
-    Ok(v)
+    number_in(text, 0.0, 1.0, "")
 }
 
 /// An integer within `[min, max]`.
@@ -186,6 +176,17 @@ mod tests {
         }
         assert!(rate("nan").is_err() && rate("0").is_err());
         assert!(share("1.5").is_err() && share("nan").is_err());
+        assert_eq!(
+            rate("0").unwrap_err(),
+            "`0` is out of range: give 0.01 to 10000 per second"
+        );
+        assert_eq!(share("2").unwrap_err(), "`2` is out of range: give 0 to 1");
+        assert_eq!(
+            max_attempts("21").unwrap_err(),
+            "`21` is out of range: give 1 to 20"
+        );
+        assert_eq!(max_attempts("x").unwrap_err(), "`x` is not a whole number");
+        assert_eq!(max_attempts("8"), Ok(8));
         assert_eq!(
             size("18446744073709551615GiB").unwrap_err(),
             "`18446744073709551615GiB` is out of range: give 1KiB or more"
