@@ -31,7 +31,19 @@ struct ConvertSink {
 }
 
 /// The checkpoint, and the id and ETag of the object to record in it.
-type Commit = (Arc<Mutex<CheckpointFile>>, String, String);
+type Commit = (Arc<Mutex<Saved>>, String, String);
+
+/// A conversion's checkpoint and when it was last written. It is written at most every
+/// [`SAVE_EVERY`] and at the end, not once per object (each write syncs the file): a crash
+/// loses at most those seconds of commits, and a resumed run converts those objects again
+/// under the same part names.
+struct Saved {
+    file: CheckpointFile,
+    at: Instant,
+}
+
+/// How often a conversion's checkpoint is written (as `verdict --checkpoint`'s by default).
+const SAVE_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Sources that could not be written, with why.
 type Failures = Arc<Mutex<Vec<(String, u64)>>>;
@@ -86,8 +98,11 @@ impl SourceSink for ConvertSink {
                     let mut c = checkpoint
                         .lock()
                         .map_err(|_| std::io::Error::other("checkpoint lock poisoned"))?;
-                    c.data.sources.insert(id, etag);
-                    c.save(None)?;
+                    c.file.data.sources.insert(id, etag);
+                    if c.at.elapsed() >= SAVE_EVERY {
+                        c.file.save(None)?;
+                        c.at = Instant::now();
+                    }
                 }
             }
             Ok(()) => {}
@@ -169,7 +184,13 @@ pub fn run(job: ConvertJob) -> Result<u8> {
                 .as_ref()
                 .map(|path| open_checkpoint(path, &job, &root))
                 .transpose()?
-                .map(|c| Arc::new(Mutex::new(c)));
+                .map(|file| {
+                    Arc::new(Mutex::new(Saved {
+                        file,
+                        at: Instant::now(),
+                    }))
+                });
+            let at_end = checkpoint.clone();
             let root2 = root.clone();
             let failures = failures.clone();
             let commit_to = checkpoint.clone();
@@ -184,11 +205,18 @@ pub fn run(job: ConvertJob) -> Result<u8> {
             let done = move |o: &S3Object| {
                 checkpoint.as_ref().is_some_and(|c| {
                     c.lock()
-                        .map(|c| c.data.is_done(&o.id(), &o.etag))
+                        .map(|c| c.file.data.is_done(&o.id(), &o.etag))
                         .unwrap_or(false)
                 })
             };
-            let summary = s3::run(urls, &job.aws, opts, &done, factory)?;
+            // Written even when the run stopped early: what was committed stays committed.
+            let summary = s3::run(urls, &job.aws, opts, &done, factory);
+            if let Some(c) = at_end
+                && let Ok(mut c) = c.lock()
+            {
+                c.file.save(None).context("cannot write the checkpoint")?;
+            }
+            let summary = summary?;
             let failed = s3::report(&summary, started.elapsed());
             (summary.reports, failed)
         }

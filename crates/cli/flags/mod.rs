@@ -246,7 +246,8 @@ pub struct ConvertArgs {
 
     /// Keep the S3 objects already converted here (bucket/key and ETag), so an interrupted
     /// conversion resumes where it stopped. An object is listed only once all its part files
-    /// are in place; a resumed run rewrites the same part names, so nothing is duplicated.
+    /// are in place; the file is written every few seconds and at the end, and a resumed run
+    /// rewrites the same part names, so nothing is duplicated.
     #[arg(long, value_name = "FILE")]
     pub checkpoint: Option<PathBuf>,
 

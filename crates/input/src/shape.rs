@@ -126,11 +126,12 @@ impl Shaped {
 
     /// Decides the shape on the first bytes.
     fn sniff(&mut self) -> io::Result<()> {
-        if !matches!(self.state, State::Unknown(_)) {
-            return Ok(());
-        }
-        let State::Unknown(mut inner) = std::mem::replace(&mut self.state, State::Done) else {
-            return Ok(());
+        let mut inner = match std::mem::replace(&mut self.state, State::Done) {
+            State::Unknown(inner) => inner,
+            decided => {
+                self.state = decided;
+                return Ok(());
+            }
         };
         let shape = match inner.fill_buf() {
             Ok(head) => Shape::sniff(head),
