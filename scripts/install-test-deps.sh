@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh machine, and fails loudly if it cannot:
 #   - cargo-nextest (the test runner),
-#   - moto[server] from PyPI: the real AWS-protocol server the S3 and CloudWatch Logs tests
-#     start on a loopback port (they fail, never skip, without it),
+#   - moto[server] from PyPI, pinned to $MOTO_VERSION: the real AWS-protocol server the S3,
+#     CloudWatch Logs, EC2 and RDS tests start on a loopback port (they fail, never skip,
+#     without it). 5.2.5 is the first version whose StartLiveTail the live-tail test can use
+#     (moto implements it from 5.2.2; 5.2.5 is the version the tests were written against),
 #   - pyarrow and duckdb from PyPI: independent readers the Parquet tests check files with.
 set -euo pipefail
 
 PYTHON="${PYTHON:-python3}"
+MOTO_VERSION="5.2.5"
 
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "==> installing cargo-nextest"
@@ -14,7 +17,10 @@ if ! cargo nextest --version >/dev/null 2>&1; then
 fi
 
 need=()
-command -v moto_server >/dev/null 2>&1 || need+=("moto[server]")
+have_moto="$("$PYTHON" -c 'import moto; print(moto.__version__)' 2>/dev/null || true)"
+if [[ "$have_moto" != "$MOTO_VERSION" ]] || ! command -v moto_server >/dev/null 2>&1; then
+  need+=("moto[server]==$MOTO_VERSION")
+fi
 "$PYTHON" -c "import pyarrow" 2>/dev/null || need+=("pyarrow")
 "$PYTHON" -c "import duckdb" 2>/dev/null || need+=("duckdb")
 if ((${#need[@]})); then
@@ -22,6 +28,11 @@ if ((${#need[@]})); then
   "$PYTHON" -m pip install --quiet --disable-pip-version-check "${need[@]}"
 fi
 command -v moto_server >/dev/null 2>&1 || {
-  echo "moto_server is still not on PATH after installing moto[server]" >&2
+  echo "moto_server is still not on PATH after installing moto[server]==$MOTO_VERSION" >&2
+  exit 1
+}
+have_moto="$("$PYTHON" -c 'import moto; print(moto.__version__)')"
+[[ "$have_moto" == "$MOTO_VERSION" ]] || {
+  echo "moto is $have_moto after installing moto[server]==$MOTO_VERSION" >&2
   exit 1
 }

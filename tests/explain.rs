@@ -699,3 +699,103 @@ fn verdict_and_tail_need_a_catalogue_or_discovery_but_not_both() {
         );
     }
 }
+
+/// `verdict` on one of the reject-reason fixtures, as JSON, with `--config-snapshot` when given.
+fn reject_reason_pair(file: &str, snapshot: Option<&str>) -> Value {
+    let (log, endpoints) = (
+        path(&format!("reject-reason/{file}")),
+        path("rds-sg-patterns/endpoints.toml"),
+    );
+    let mut args = vec!["verdict", "--endpoints", &endpoints, "-o", "json", &log];
+    if let Some(s) = snapshot {
+        args.extend(["--config-snapshot", s]);
+    }
+    let out = vpcflow(&args);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let v = by_endpoint(&out);
+    assert_eq!(v.len(), 1, "{}", stdout(&out));
+    let pair = v["dbinstance2"].clone();
+    assert_eq!(pair["client"], "203.0.113.7");
+    assert_eq!(
+        (pair["verdict"].as_str(), pair["blocked"].as_u64()),
+        (Some("blocked"), Some(3))
+    );
+    pair
+}
+
+#[test]
+fn bpa_rejects_are_blamed_on_block_public_access_never_a_group() {
+    // Without --explain: the reason names the control, and JSON counts the REJECTs by reason.
+    let pair = reject_reason_pair("bpa.log", None);
+    let reason = pair["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with(
+            "REJECTed inbound at eni-0acae018ffc56ba56 by VPC Block Public Access (reject-reason BPA)"
+        ),
+        "{reason}"
+    );
+    assert!(
+        !reason.contains("security group or NACL rule admits"),
+        "{reason}"
+    );
+    assert_eq!(pair["reject_reasons"], serde_json::json!({"BPA": 6}));
+    assert_eq!(pair["blocked_by_vpc"], 3);
+
+    // With the snapshot, which has no Block Public Access settings: BPA is named, the group that
+    // has no inbound rule is not blamed, and there is no contradiction.
+    let pair = reject_reason_pair("bpa.log", Some(&path(SNAPSHOT)));
+    assert_eq!(pair["blocked_by"], "bpa", "{pair}");
+    assert_eq!(pair["contradiction"], false);
+    let detail = pair["explanation"].as_str().unwrap();
+    assert!(detail.contains("reject-reason BPA"), "{detail}");
+    assert!(!detail.contains(DB_SG[1]), "{detail}");
+
+    // With the account's Block Public Access in the snapshot: its mode, and the exclusion that
+    // would admit the flow.
+    let dir = tempfile::tempdir().unwrap();
+    for f in std::fs::read_dir(testdata(SNAPSHOT)).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, dir.path().join(f.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(
+        dir.path().join("bpa-options.json"),
+        r#"{"VpcBlockPublicAccessOptions": {"AwsAccountId": "123456789012", "AwsRegion": "us-east-1", "State": "update-complete", "InternetGatewayBlockMode": "block-bidirectional"}}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("bpa-exclusions.json"),
+        r#"{"VpcBlockPublicAccessExclusions": []}"#,
+    )
+    .unwrap();
+    let pair = reject_reason_pair("bpa.log", Some(dir.path().to_str().unwrap()));
+    assert_eq!(pair["blocked_by"], "bpa:block-bidirectional", "{pair}");
+    let detail = pair["explanation"].as_str().unwrap();
+    assert!(
+        detail.starts_with("VPC Block Public Access is in block-bidirectional mode"),
+        "{detail}"
+    );
+    assert!(
+        pair["fix"]
+            .as_str()
+            .unwrap()
+            .contains("create-vpc-block-public-access-exclusion --subnet-id"),
+        "{pair}"
+    );
+}
+
+#[test]
+fn the_same_rejects_without_a_reason_keep_the_groups_explanation() {
+    let pair = reject_reason_pair("plain.log", None);
+    let reason = pair["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("no security group or NACL rule admits 203.0.113.7 on tcp/3306"),
+        "{reason}"
+    );
+    assert_eq!(
+        pair.get("reject_reasons"),
+        None,
+        "no REJECT carried a reason"
+    );
+    let pair = reject_reason_pair("plain.log", Some(&path(SNAPSHOT)));
+    assert_eq!(pair["blocked_by"], format!("sg:{}", DB_SG[1]), "{pair}");
+}

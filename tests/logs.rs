@@ -388,9 +388,49 @@ fn streams_of(records: Vec<(String, String)>) -> BTreeMap<String, Vec<String>> {
     m
 }
 
-#[test]
-fn tail_emits_a_verdict_change_and_counts_no_event_twice() {
-    let moto = Moto::start();
+/// `tail` on the group as JSON lines for `duration`, polling every second.
+fn tail_args(duration: &str) -> Vec<String> {
+    [
+        "tail",
+        "--endpoints",
+        &endpoints(),
+        "--log-group",
+        GROUP,
+        "--output",
+        "json",
+        "--duration",
+        duration,
+        "--poll-interval",
+        "1",
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+/// What a `tail` run against moto showed: its first two JSON lines, what followed, its
+/// stderr and exit code.
+struct TailRun {
+    first: Value,
+    second: Value,
+    rest: Vec<String>,
+    err: String,
+    code: Option<i32>,
+}
+
+impl TailRun {
+    /// A count in the summary: the number before `what`.
+    fn count(&self, what: &str) -> u64 {
+        self.err
+            .split([',', '(', ';'])
+            .find_map(|p| p.trim().strip_suffix(what))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no `{what}` count in {}", self.err))
+    }
+}
+
+/// Two connected attempts before `tail` starts, then a REJECT burst while it runs; `env` on top
+/// of moto's.
+fn tail_through_a_change(moto: &Moto, env: &[(&'static str, String)]) -> TailRun {
     let now = jiff::Timestamp::now().as_second();
     let now_ms = now * 1000;
     // Before the tail starts: two connected attempts.
@@ -399,57 +439,33 @@ fn tail_emits_a_verdict_change_and_counts_no_event_twice() {
         attempt(50002, now - 110, true),
     ]
     .concat();
-    put(&moto, GROUP, &streams_of(before), 0, Some(now_ms - 60_000));
-    let mut env = moto.env();
-    env.push(("RUST_LOG", "info".into()));
+    put(moto, GROUP, &streams_of(before), 0, Some(now_ms - 60_000));
+    let mut all = moto.env();
+    all.push(("RUST_LOG", "info".into()));
+    all.extend(env.iter().cloned());
     let mut child = crate::common::command()
-        .args([
-            "tail",
-            "--endpoints",
-            &endpoints(),
-            "--log-group",
-            GROUP,
-            "--output",
-            "json",
-            "--duration",
-            "10s",
-            "--poll-interval",
-            "1",
-            "--lookback",
-            "10m",
-            "--max-rps",
-            "50",
-        ])
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .args(tail_args("10s"))
+        .args(["--lookback", "10m", "--max-rps", "50"])
+        .envs(all.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let first: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
-    assert_eq!(first["endpoint"], "dbinstance3");
-    assert_eq!(first["verdict"], "allowed");
-    assert_eq!(first["records"], 4);
     // Now a REJECT burst for the same client: the security group changed.
     let burst: Vec<_> = (0..3)
         .flat_map(|i| attempt(50010 + i, now + 5, false))
         .collect();
     put(
-        &moto,
+        moto,
         GROUP,
         &streams_of(burst),
         0,
         Some(jiff::Timestamp::now().as_millisecond()),
     );
     let second: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
-    assert_eq!(second["endpoint"], "dbinstance3");
-    assert_eq!(second["verdict"], "intermittent");
-    assert_eq!(second["blocked"], 3);
-    assert_eq!(second["connected"], 2);
-    // Polls overlap (lookback 10 min, every second), yet every record counts once.
-    assert_eq!(second["records"], 7);
     let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
-    assert!(rest.is_empty(), "no further change: {rest:?}");
     let mut err = String::new();
     child
         .stderr
@@ -457,21 +473,98 @@ fn tail_emits_a_verdict_change_and_counts_no_event_twice() {
         .unwrap()
         .read_to_string(&mut err)
         .unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(1), "{err}");
-    assert!(err.contains("mode: polling FilterLogEvents"), "{err}");
-    let dropped: u64 = err
-        .split(", ")
-        .find_map(|p| {
-            p.strip_suffix(" duplicates dropped")
-                .or_else(|| p.trim().strip_suffix(" duplicates dropped"))
-        })
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no duplicate count in {err}"));
+    let code = child.wait().unwrap().code();
+    TailRun {
+        first,
+        second,
+        rest,
+        err,
+        code,
+    }
+}
+
+/// The verdicts a tail through [`tail_through_a_change`] must show, whatever its mode.
+fn assert_the_change_counted_once(run: &TailRun) {
+    let (first, second, err) = (&run.first, &run.second, &run.err);
+    assert_eq!(first["endpoint"], "dbinstance3", "{err}");
+    assert_eq!(first["verdict"], "allowed");
+    assert_eq!(first["records"], 4);
+    assert_eq!(second["endpoint"], "dbinstance3");
+    assert_eq!(second["verdict"], "intermittent");
+    assert_eq!(second["blocked"], 3);
+    assert_eq!(second["connected"], 2);
+    // Polls overlap (lookback 10 min, every second), yet every record counts once.
+    assert_eq!(second["records"], 7, "{err}");
+    assert!(run.rest.is_empty(), "no further change: {:?}", run.rest);
+    assert_eq!(run.code, Some(1), "{err}");
     assert!(
-        dropped > 0,
-        "overlapping polls must have returned events again: {err}"
+        run.count(" duplicates dropped") > 0,
+        "overlapping reads must have returned events again: {err}"
     );
+}
+
+#[test]
+fn tail_emits_a_verdict_change_and_counts_no_event_twice() {
+    let moto = Moto::start();
+    // No AWS_DISABLE_HOST_PREFIX_INJECTION: StartLiveTail goes to stream-127.0.0.1, which does
+    // not resolve, and the tail polls.
+    let run = tail_through_a_change(&moto, &[]);
+    assert_the_change_counted_once(&run);
+    assert!(
+        run.err.contains("mode: polling FilterLogEvents"),
+        "{}",
+        run.err
+    );
+    assert_eq!(run.count(" pushed by live tail"), 0);
+}
+
+#[test]
+fn live_tail_receives_events_and_polls_on_without_double_counts_when_the_stream_ends() {
+    let moto = Moto::start();
+    // With the host prefix off, StartLiveTail reaches moto. moto's session sends what the
+    // group holds and closes the stream: the tail must say so, fill in by polling, start
+    // sessions again, and count every record once across pushed and polled copies.
+    let run = tail_through_a_change(
+        &moto,
+        &[("AWS_DISABLE_HOST_PREFIX_INJECTION", "true".into())],
+    );
+    assert_the_change_counted_once(&run);
+    let err = &run.err;
+    assert!(err.contains("mode: StartLiveTail"), "{err}");
+    assert!(
+        err.contains("mode: polling FilterLogEvents every 1.0s (the live tail session ended: the server closed the stream; StartLiveTail again in 5 s)"),
+        "{err}"
+    );
+    assert!(err.contains("mode: StartLiveTail again"), "{err}");
+    assert!(
+        run.count(" pushed by live tail") >= 4,
+        "the sessions pushed the group's events: {err}"
+    );
+}
+
+#[test]
+fn the_profile_can_turn_the_host_prefix_off_too() {
+    let moto = Moto::start();
+    put(
+        &moto,
+        GROUP,
+        &streams_of(attempt(50001, 1_795_165_200, true)),
+        0,
+        None,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    std::fs::write(&config, "[default]\ndisable_host_prefix_injection = true\n").unwrap();
+    let mut env = moto.env();
+    env.retain(|(k, _)| *k != "AWS_CONFIG_FILE");
+    env.push(("AWS_CONFIG_FILE", config.to_str().unwrap().to_owned()));
+    let out = crate::common::command()
+        .args(tail_args("1s"))
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(err.contains("mode: StartLiveTail (after reading"), "{err}");
 }
 
 #[test]

@@ -39,6 +39,28 @@ pub fn discover(connect: &AwsOptions, page_size: i32) -> Result<Catalogue> {
     Ok(found.catalogue)
 }
 
+/// Adds VPC Block Public Access to a live configuration when the report needs it (some REJECT
+/// carried `reject-reason` `BPA`); where it cannot be read, says so and goes on without.
+pub fn add_block_public_access(
+    from: &ExplainFrom,
+    connect: &AwsOptions,
+    network: &mut Config,
+    report: &vpcflow_verdict::Report,
+) {
+    let needed = report.verdicts.iter().any(|v| v.counts.blocked_by_vpc > 0);
+    if *from != ExplainFrom::Live || !needed || network.block_public_access.is_some() {
+        return;
+    }
+    match with_aws(connect, |config| async move {
+        vpcflow_aws::ec2::block_public_access(&config).await
+    }) {
+        Ok(bpa) => network.block_public_access = Some(bpa),
+        Err(e) => eprintln!(
+            "warning: cannot read VPC Block Public Access, so its REJECTs are explained without the mode: {e:#}"
+        ),
+    }
+}
+
 /// The network configuration `verdict --explain` evaluates.
 pub fn network(from: &ExplainFrom, connect: &AwsOptions) -> Result<Config> {
     match from {

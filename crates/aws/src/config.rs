@@ -112,6 +112,53 @@ impl AwsOptions {
     }
 }
 
+impl AwsOptions {
+    /// Whether operations' modelled host prefixes are left off the endpoint:
+    /// `AWS_DISABLE_HOST_PREFIX_INJECTION=true`, else `disable_host_prefix_injection = true` in
+    /// the profile, the switch botocore and the other AWS SDKs read. Emulators and custom
+    /// endpoints serve StartLiveTail on their own host, not on `stream-HOST`.
+    pub async fn host_prefix_disabled(&self) -> bool {
+        if let Some(v) = std::env::var_os("AWS_DISABLE_HOST_PREFIX_INJECTION") {
+            return v.to_string_lossy().trim().eq_ignore_ascii_case("true");
+        }
+        let profiles = aws_config::profile::load(
+            &aws_types::os_shim_internal::Fs::real(),
+            &aws_types::os_shim_internal::Env::real(),
+            &aws_runtime::env_config::file::EnvConfigFiles::default(),
+            self.profile.clone().map(std::borrow::Cow::Owned),
+        )
+        .await;
+        profiles.ok().is_some_and(|p| {
+            p.get("disable_host_prefix_injection")
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+        })
+    }
+}
+
+/// Leaves an operation's modelled host prefix (StartLiveTail's `stream-`) off the endpoint, for
+/// [`AwsOptions::host_prefix_disabled`]. The Rust SDK has no switch for it: the operation's own
+/// interceptor stores the prefix before execution, and this one, running later (before
+/// serialization, before any attempt applies the endpoint), unsets it.
+#[derive(Debug)]
+pub(crate) struct NoHostPrefix;
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for NoHostPrefix {
+    fn name(&self) -> &'static str {
+        "NoHostPrefix"
+    }
+
+    fn modify_before_serialization(
+        &self,
+        _: &mut aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextMut<'_>,
+        _: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        cfg.interceptor_state()
+            .unset::<aws_smithy_runtime_api::client::endpoint::EndpointPrefix>();
+        Ok(())
+    }
+}
+
 /// An EC2 client (`Retry-After` honoured).
 pub(crate) fn ec2_client(config: &SdkConfig) -> aws_sdk_ec2::Client {
     let ec2 = aws_sdk_ec2::config::Builder::from(config)

@@ -10,8 +10,9 @@ use crate::error::AwsError;
 use aws_sdk_ec2::error::DisplayErrorContext;
 use aws_sdk_ec2::types::{self as ec2, Filter};
 use vpcflow_explain::{
-    Config, GroupIdentifier, IcmpTypeCode, IpPermission, IpRange, Ipv6Address, Ipv6Range,
-    NetworkAcl, NetworkAclAssociation, NetworkAclEntry, NetworkInterface, PortRange, PrefixList,
+    BlockPublicAccess, BlockPublicAccessExclusion, BlockPublicAccessOptions, Config,
+    GroupIdentifier, IcmpTypeCode, IpPermission, IpRange, Ipv6Address, Ipv6Range, NetworkAcl,
+    NetworkAclAssociation, NetworkAclEntry, NetworkInterface, PortRange, PrefixList,
     PrefixListEntry, PrefixListId, PrivateIpAddress, SecurityGroup, Subnet, SubnetIpv6Cidr,
     UserIdGroupPair,
 };
@@ -121,6 +122,65 @@ pub async fn network_config(config: &SdkConfig) -> Result<Config, AwsError> {
         });
     }
     Ok(out)
+}
+
+/// VPC Block Public Access: DescribeVpcBlockPublicAccessOptions and every page of
+/// DescribeVpcBlockPublicAccessExclusions. Asked only when some REJECT carried `reject-reason`
+/// `BPA`, and not retried: where it cannot be read, the explanation goes without the mode.
+pub async fn block_public_access(config: &SdkConfig) -> Result<BlockPublicAccess, AwsError> {
+    let ec2 = aws_sdk_ec2::Client::from_conf(
+        aws_sdk_ec2::config::Builder::from(config)
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .build(),
+    );
+    let options = ec2
+        .describe_vpc_block_public_access_options()
+        .send()
+        .await
+        .map_err(|e| {
+            failed(
+                "DescribeVpcBlockPublicAccessOptions",
+                DisplayErrorContext(&e),
+            )
+        })?;
+    let mut bpa = BlockPublicAccess::default();
+    if let Some(o) = options.vpc_block_public_access_options() {
+        bpa.options = BlockPublicAccessOptions {
+            internet_gateway_block_mode: o
+                .internet_gateway_block_mode()
+                .map_or_else(String::new, |m| m.as_str().to_owned()),
+            state: o.state().map(|s| s.as_str().to_owned()),
+        };
+    }
+    let mut token: Option<String> = None;
+    loop {
+        let page = ec2
+            .describe_vpc_block_public_access_exclusions()
+            .set_next_token(token.take())
+            .send()
+            .await
+            .map_err(|e| {
+                failed(
+                    "DescribeVpcBlockPublicAccessExclusions",
+                    DisplayErrorContext(&e),
+                )
+            })?;
+        bpa.exclusions
+            .extend(page.vpc_block_public_access_exclusions().iter().map(|x| {
+                BlockPublicAccessExclusion {
+                    exclusion_id: owned(x.exclusion_id()),
+                    internet_gateway_exclusion_mode: x
+                        .internet_gateway_exclusion_mode()
+                        .map_or_else(String::new, |m| m.as_str().to_owned()),
+                    resource_arn: owned(x.resource_arn()),
+                    state: x.state().map(|s| s.as_str().to_owned()),
+                }
+            }));
+        match page.next_token() {
+            Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+            _ => return Ok(bpa),
+        }
+    }
 }
 
 fn failed(operation: &'static str, e: impl Display) -> AwsError {

@@ -32,6 +32,8 @@ pub struct Event {
     pub timestamp: i64,
     /// The record.
     pub message: String,
+    /// It came in a sampled live-tail update: the events around it were not all delivered.
+    pub sampled: bool,
 }
 
 impl Event {
@@ -52,95 +54,177 @@ impl Event {
     }
 }
 
+/// The most log groups one StartLiveTail session may follow (a service limit). `tail` follows
+/// one group, so one session.
+pub const MAX_GROUPS_PER_SESSION: usize = 10;
+
+/// What a live-tail session pushed since the last [`LiveTail::drain`].
+#[derive(Debug, Default)]
+pub struct Pushed {
+    /// The events, in the order they came (`sampled` set on those of sampled updates).
+    pub events: Vec<Event>,
+    /// Updates that were a sample: above 500 events per second AWS sends a sample of them.
+    pub sampled_updates: u64,
+    /// Updates received.
+    pub updates: u64,
+    /// Why the session ended, once it has (the server closed the stream, the 3-hour limit, an
+    /// error). Nothing more comes after that.
+    pub ended: Option<String>,
+}
+
+enum Message {
+    Update { events: Vec<Event>, sampled: bool },
+    Ended(String),
+}
+
 /// A StartLiveTail session: events pushed by the server as they are ingested.
 #[derive(Debug)]
 pub struct LiveTail {
-    rx: mpsc::UnboundedReceiver<Event>,
+    rx: mpsc::UnboundedReceiver<Message>,
     task: tokio::task::JoinHandle<()>,
+    /// Wall-clock time (Unix ms) the session was last heard from: up to here it delivered.
+    heard_ms: Arc<std::sync::atomic::AtomicI64>,
+}
+
+impl std::fmt::Debug for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Message::Update { events, sampled } => write!(f, "Update({}, {sampled})", events.len()),
+            Message::Ended(why) => write!(f, "Ended({why})"),
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
 }
 
 impl LiveTail {
     /// Starts a session on the reader's group (and ENI streams, and filter pattern). Fails where
-    /// the server does not offer StartLiveTail (moto, some regions), so callers can poll instead.
+    /// the server does not offer StartLiveTail, so callers can poll instead. The session has no
+    /// read or operation timeout: it is meant to stay open (AWS ends it after 3 hours).
     pub async fn start(reader: &LogsReader) -> Result<LiveTail, AwsError> {
-        let group = &reader.opts.group;
-        let groups = reader
-            .call("DescribeLogGroups", || {
-                reader
-                    .client
-                    .describe_log_groups()
-                    .log_group_name_prefix(group)
-                    .send()
-            })
-            .await?;
-        let arn = groups
-            .log_groups()
-            .iter()
-            .find(|g| g.log_group_name() == Some(group.as_str()))
-            .and_then(|g| g.arn())
-            .map(|a| a.trim_end_matches(":*").to_owned())
-            .ok_or_else(|| AwsError::NotFound {
-                operation: "DescribeLogGroups",
-                what: format!("log group `{group}` not found"),
-            })?;
+        LiveTail::start_groups(reader, std::slice::from_ref(&reader.opts.group)).await
+    }
+
+    async fn start_groups(reader: &LogsReader, groups: &[String]) -> Result<LiveTail, AwsError> {
+        if groups.len() > MAX_GROUPS_PER_SESSION {
+            return Err(AwsError::Failed {
+                operation: "StartLiveTail",
+                resource: groups.join(", "),
+                message: format!(
+                    "one live tail session follows at most {MAX_GROUPS_PER_SESSION} log groups"
+                ),
+                hint: None,
+            });
+        }
+        let mut arns = Vec::with_capacity(groups.len());
+        for group in groups {
+            arns.push(reader.group_arn(group).await?);
+        }
         let mut request = reader
             .client
             .start_live_tail()
-            .log_group_identifiers(arn)
+            .set_log_group_identifiers(Some(arns))
             .set_log_event_filter_pattern(reader.opts.filter_pattern.clone());
         for eni in &reader.opts.enis {
             request = request.log_stream_name_prefixes(eni);
         }
-        let mut output = request.send().await.map_err(|e| AwsError::Failed {
-            operation: "StartLiveTail",
-            resource: format!("log group {group}"),
-            message: DisplayErrorContext(&e).to_string(),
-            hint: None,
-        })?;
+        let open = aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(reader.limits.connect)
+            .disable_read_timeout()
+            .disable_operation_attempt_timeout()
+            .disable_operation_timeout()
+            .build();
+        let mut output = request
+            .customize()
+            .config_override(
+                aws_sdk_cloudwatchlogs::config::Builder::default().timeout_config(open),
+            )
+            .send()
+            .await
+            .map_err(|e| AwsError::Failed {
+                operation: "StartLiveTail",
+                resource: format!("log group {}", groups.join(", ")),
+                message: DisplayErrorContext(&e).to_string(),
+                hint: None,
+            })?;
         let (tx, rx) = mpsc::unbounded_channel();
         let stats = reader.stats.clone();
+        let heard_ms = Arc::new(std::sync::atomic::AtomicI64::new(now_ms()));
+        let heard = heard_ms.clone();
         let task = tokio::spawn(async move {
             use aws_sdk_cloudwatchlogs::types::StartLiveTailResponseStream as S;
-            loop {
+            let ended = loop {
                 match output.response_stream.recv().await {
                     Ok(Some(S::SessionUpdate(update))) => {
-                        for e in update.session_results() {
-                            let (Some(message), Some(stream)) = (e.message(), e.log_stream_name())
-                            else {
-                                continue;
-                            };
-                            let mut event = Event {
-                                id: String::new(),
-                                stream: stream.to_owned(),
-                                timestamp: e.timestamp().unwrap_or(0),
-                                message: message.to_owned(),
-                            };
-                            event.id = event.digest();
-                            stats.events.fetch_add(1, Ordering::Relaxed);
-                            if tx.send(event).is_err() {
-                                return;
-                            }
+                        heard.store(now_ms(), Ordering::Relaxed);
+                        let sampled = update.session_metadata().is_some_and(|m| m.sampled());
+                        let events: Vec<Event> = update
+                            .session_results()
+                            .iter()
+                            .filter_map(|e| {
+                                let mut event = Event {
+                                    id: String::new(),
+                                    stream: e.log_stream_name()?.to_owned(),
+                                    timestamp: e.timestamp().unwrap_or(0),
+                                    message: e.message()?.to_owned(),
+                                    sampled,
+                                };
+                                event.id = event.digest();
+                                Some(event)
+                            })
+                            .collect();
+                        stats
+                            .events
+                            .fetch_add(events.len() as u64, Ordering::Relaxed);
+                        stats
+                            .live_events
+                            .fetch_add(events.len() as u64, Ordering::Relaxed);
+                        if tx.send(Message::Update { events, sampled }).is_err() {
+                            return;
                         }
                     }
-                    Ok(Some(_)) => {}
-                    Ok(None) => return,
+                    Ok(Some(_)) => heard.store(now_ms(), Ordering::Relaxed),
+                    Ok(None) => break "the server closed the stream".to_owned(),
                     Err(e) => {
-                        tracing::warn!("the live tail session ended: {}", DisplayErrorContext(&e));
-                        return;
+                        break match e.as_service_error().and_then(|s| s.meta().code()) {
+                            Some(code) => format!(
+                                "{code}: {}",
+                                e.as_service_error()
+                                    .and_then(|s| s.meta().message())
+                                    .unwrap_or("")
+                            ),
+                            None => DisplayErrorContext(&e).to_string(),
+                        };
                     }
                 }
-            }
+            };
+            let _ = tx.send(Message::Ended(ended));
         });
-        Ok(LiveTail { rx, task })
+        Ok(LiveTail { rx, task, heard_ms })
     }
 
-    /// The events received since the last call.
-    pub fn drain(&mut self) -> Vec<Event> {
-        let mut out = Vec::new();
-        while let Ok(e) = self.rx.try_recv() {
-            out.push(e);
+    /// What the session pushed since the last call.
+    pub fn drain(&mut self) -> Pushed {
+        let mut out = Pushed::default();
+        while let Ok(m) = self.rx.try_recv() {
+            match m {
+                Message::Update { events, sampled } => {
+                    out.updates += 1;
+                    out.sampled_updates += u64::from(sampled);
+                    out.events.extend(events);
+                }
+                Message::Ended(why) => out.ended = Some(why),
+            }
         }
         out
+    }
+
+    /// Wall-clock time (Unix ms) the session was last heard from: what happened before it was
+    /// delivered; after it, a poll must fill in once the session has ended.
+    pub fn heard_ms(&self) -> i64 {
+        self.heard_ms.load(Ordering::Relaxed)
     }
 }
 
@@ -211,6 +295,8 @@ pub struct LogsStats {
     pub events: AtomicU64,
     /// Pages received.
     pub pages: AtomicU64,
+    /// Of the events, those a live-tail session pushed.
+    pub live_events: AtomicU64,
 }
 
 /// Tries per request when throttled (at least; `--max-attempts` may raise it).
@@ -259,12 +345,38 @@ impl LogsReader {
         opts: LogsOptions,
     ) -> (LogsReader, aws_config::SdkConfig) {
         let config = aws.load().await;
-        let logs = aws_sdk_cloudwatchlogs::config::Builder::from(&config)
-            .retry_config(aws_config::retry::RetryConfig::disabled())
-            .build();
+        let mut logs = aws_sdk_cloudwatchlogs::config::Builder::from(&config)
+            .retry_config(aws_config::retry::RetryConfig::disabled());
+        if aws.host_prefix_disabled().await {
+            logs = logs.interceptor(crate::config::NoHostPrefix);
+        }
+        let logs = logs.build();
         let mut reader = LogsReader::new(Client::from_conf(logs), opts);
         reader.limits = aws.limits;
         (reader, config)
+    }
+
+    /// The ARN of log group `group` (without the `:*` DescribeLogGroups appends), as
+    /// StartLiveTail wants it.
+    async fn group_arn(&self, group: &str) -> Result<String, AwsError> {
+        let groups = self
+            .call("DescribeLogGroups", || {
+                self.client
+                    .describe_log_groups()
+                    .log_group_name_prefix(group)
+                    .send()
+            })
+            .await?;
+        groups
+            .log_groups()
+            .iter()
+            .find(|g| g.log_group_name() == Some(group))
+            .and_then(|g| g.arn())
+            .map(|a| a.trim_end_matches(":*").to_owned())
+            .ok_or_else(|| AwsError::NotFound {
+                operation: "DescribeLogGroups",
+                what: format!("log group `{group}` not found"),
+            })
     }
 
     /// Sends one request through the rate limiter, retrying throttling and server errors.
@@ -469,6 +581,7 @@ impl LogsReader {
                         stream: e.log_stream_name().unwrap_or("").to_owned(),
                         timestamp: e.timestamp().unwrap_or(0),
                         message: e.message()?.to_owned(),
+                        sampled: false,
                     })
                 })
                 .collect();
@@ -527,6 +640,7 @@ mod tests {
             stream: "s".into(),
             timestamp: t,
             message: String::new(),
+            sampled: false,
         }
     }
 
@@ -541,6 +655,7 @@ mod tests {
             stream: "eni-0e71f2697f24bffbf-all".into(),
             timestamp: 1_795_165_200_123,
             message: "2 123456789012 eni-0e71f2697f24bffbf 10.0.1.10 10.0.3.82 40000 3306 6 3 180 1795165200 1795165259 ACCEPT OK".into(),
+            sampled: false,
         };
         assert_eq!(
             e.digest(),

@@ -1,6 +1,6 @@
 //! `vpcflow tail`: follow a CloudWatch Logs group and keep the verdicts up to date.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -13,7 +13,7 @@ use vpcflow_checkpoint::{CheckpointFile, Fingerprint};
 use vpcflow_core::Decoder;
 use vpcflow_input::SourceReport;
 use vpcflow_sink::{BatchWriter, JsonLinesWriter};
-use vpcflow_verdict::{Aggregator, Catalogue, Report};
+use vpcflow_verdict::{Aggregator, Catalogue, Confidence, Report};
 
 use crate::flags::TailOutput;
 use crate::flags::VerdictOutput;
@@ -26,7 +26,35 @@ struct Position {
     /// Events up to here (Unix ms) have been read.
     position_ms: i64,
     dedupe: Dedupe,
+    /// What `dedupe` remembers events by (absent in checkpoints of older versions).
+    #[serde(default)]
+    dedupe_by: Option<DedupeBy>,
+    /// Pairs some of whose records came from a sampled live-tail update.
+    #[serde(default)]
+    sampled_pairs: BTreeSet<(String, String)>,
+    /// Sampled live-tail updates received.
+    #[serde(default)]
+    sampled_updates: u64,
 }
+
+/// How a tail tells events it has already counted.
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+enum DedupeBy {
+    /// CloudWatch's event id (polling only).
+    EventId,
+    /// A digest of the content: live-tail events carry no id, and one event may come both
+    /// pushed and polled.
+    Digest,
+}
+
+/// The first wait before starting a live session again after one ended early; it doubles while
+/// sessions keep ending within [`SHORT_SESSION`], up to [`RECONNECT_MAX`].
+const RECONNECT_MIN: Duration = Duration::from_secs(5);
+const RECONNECT_MAX: Duration = Duration::from_secs(300);
+/// A session that lasted longer than this ended normally (the 3-hour limit): start the next one
+/// at once.
+const SHORT_SESSION: Duration = Duration::from_secs(60);
 
 pub fn run(job: TailJob) -> Result<u8> {
     let catalogue = catalogue::load(&job.catalogue, &job.aws.connect)?;
@@ -48,6 +76,16 @@ struct Tail {
     reader: LogsReader,
     decoder: Decoder,
     live: Option<LiveTail>,
+    /// When the live session started, and how long to wait before the next one.
+    session_started: Instant,
+    backoff: Duration,
+    /// When to try StartLiveTail again, after a session ended.
+    reconnect_at: Option<Instant>,
+    /// Why the tail polls although live tail was asked for.
+    live_note: Option<String>,
+    /// The records of sampled updates again, to find the pairs they touch.
+    sampled: Aggregator,
+    sampled_decoder: Decoder,
     /// The verdict each pair last showed, for `--output json`.
     shown: HashMap<(String, String), String>,
     json: JsonLinesWriter<std::io::Stdout>,
@@ -104,10 +142,29 @@ impl Tail {
         if position.position_ms == 0 {
             position.position_ms = now_ms();
         }
+        let dedupe_by = if job.live {
+            DedupeBy::Digest
+        } else {
+            DedupeBy::EventId
+        };
+        match position.dedupe_by {
+            Some(by) if by != dedupe_by => anyhow::bail!(
+                "the tail checkpoint was written {}: resume it the same way, or delete it to start over",
+                if by == DedupeBy::EventId {
+                    "by a polling tail (--no-live-tail)"
+                } else {
+                    "by a live tail (without --no-live-tail)"
+                }
+            ),
+            _ => position.dedupe_by = Some(dedupe_by),
+        }
+        let sampled = Aggregator::new(aggregator.plan().catalogue().clone(), None, None);
         let (reader, config) = logs::connect(&job.aws.connect, &job.logs).await;
         let opts = logs::resolve_format(job.run.decoder.clone(), &config, &job.logs.group).await?;
-        let mut decoder = Decoder::new(opts);
+        let mut decoder = Decoder::new(opts.clone());
         decoder.begin_source(&format!("logs:{}", job.logs.group));
+        let sampled_decoder = Decoder::new(opts);
+        let mut live_note = None;
         let live = if job.live {
             match LiveTail::start(&reader).await {
                 Ok(live) => {
@@ -122,6 +179,7 @@ impl Tail {
                         "mode: polling FilterLogEvents every {:.1?} (StartLiveTail unavailable: {e})",
                         job.poll_interval
                     );
+                    live_note = Some("StartLiveTail unavailable".to_owned());
                     None
                 }
             }
@@ -138,6 +196,12 @@ impl Tail {
             reader,
             decoder,
             live,
+            session_started: Instant::now(),
+            backoff: RECONNECT_MIN / 2,
+            reconnect_at: None,
+            live_note,
+            sampled,
+            sampled_decoder,
             shown: HashMap::new(),
             json: JsonLinesWriter::new(std::io::stdout()),
             duplicates: 0,
@@ -171,15 +235,19 @@ impl Tail {
     }
 
     /// One round of reading: an overlapping window by polling (the first round also with live
-    /// tail), then what live tail pushed; events already counted are dropped.
+    /// tail, and every round while no session is up), then what live tail pushed; events
+    /// already counted are dropped.
     async fn read_window(&mut self, first: bool) -> Result<()> {
+        let polling = self.live.is_none() || first;
+        self.maybe_reconnect().await;
         let poll_end = now_ms();
+        let lookback = self.job.lookback.as_millis() as i64;
         let mut events = Vec::new();
-        if self.live.is_none() || first {
+        if polling {
             // Every window reaches back --lookback before the last position: events arrive
             // late, and a restarted tail must not miss what came in while it was down. The
             // dedupe set drops what an earlier window already counted.
-            let window_start = self.position.position_ms - self.job.lookback.as_millis() as i64;
+            let window_start = self.position.position_ms - lookback;
             let (tx, mut rx) = mpsc::channel::<Vec<Event>>(16);
             let read = {
                 let reader = self.reader.clone();
@@ -191,9 +259,28 @@ impl Tail {
             read.await.context("the reading task failed")??;
             self.position.dedupe.forget_before(window_start);
         }
+        // Where the next window starts: here, unless a live session ended, which delivered only
+        // up to when it was last heard from.
+        let mut next_position = poll_end;
         if let Some(l) = self.live.as_mut() {
-            events.extend(l.drain());
-            // Live-tail events have no event id: dedupe every event by its content instead.
+            let pushed = l.drain();
+            events.extend(pushed.events);
+            self.position.sampled_updates += pushed.sampled_updates;
+            let heard = l.heard_ms();
+            if let Some(why) = pushed.ended {
+                next_position = heard.min(poll_end);
+                self.session_ended(why);
+            } else {
+                // What a later poll could return again must stay remembered: it reaches back
+                // --lookback before the position, or before the session was last heard from.
+                self.position
+                    .dedupe
+                    .forget_before(heard.min(self.position.position_ms) - lookback);
+            }
+        }
+        if self.job.live {
+            // Live-tail events have no event id, and one event may come both pushed and
+            // polled: dedupe every event by its content instead.
             for e in &mut events {
                 e.id = e.digest();
             }
@@ -214,8 +301,65 @@ impl Tail {
         if let Some(e) = missing {
             return Err(e).context("cannot judge these records");
         }
-        self.position.position_ms = poll_end;
+        let sampled: Vec<Event> = events.into_iter().filter(|e| e.sampled).collect();
+        if !sampled.is_empty() {
+            let mut worker = self.sampled.worker();
+            logs::decode_events(&mut self.sampled_decoder, &sampled, &mut |b| {
+                let _ = worker.add_batch(&b);
+            })?;
+            drop(worker);
+            for v in self.sampled.report()?.verdicts {
+                self.position
+                    .sampled_pairs
+                    .insert((v.endpoint, v.client.to_string()));
+            }
+        }
+        self.position.position_ms = next_position;
         Ok(())
+    }
+
+    /// A live session ended: poll from now on, and start another one after a while (at once
+    /// when it lasted long, as after AWS's 3-hour limit).
+    fn session_ended(&mut self, why: String) {
+        self.live = None;
+        self.backoff = if self.session_started.elapsed() >= SHORT_SESSION {
+            Duration::ZERO
+        } else {
+            (self.backoff * 2).clamp(RECONNECT_MIN, RECONNECT_MAX)
+        };
+        self.reconnect_at = Some(Instant::now() + self.backoff);
+        eprintln!(
+            "mode: polling FilterLogEvents every {:.1?} (the live tail session ended: {why}; StartLiveTail again in {} s)",
+            self.job.poll_interval,
+            self.backoff.as_secs()
+        );
+        self.live_note = Some(format!("live session ended: {why}"));
+    }
+
+    /// Starts a live session again when one ended and the wait is over.
+    async fn maybe_reconnect(&mut self) {
+        if !self.job.live
+            || self.live.is_some()
+            || self.reconnect_at.is_none_or(|t| Instant::now() < t)
+        {
+            return;
+        }
+        match LiveTail::start(&self.reader).await {
+            Ok(live) => {
+                eprintln!(
+                    "mode: StartLiveTail again (this round's poll fills in since the last session)"
+                );
+                self.live = Some(live);
+                self.session_started = Instant::now();
+                self.reconnect_at = None;
+                self.live_note = None;
+            }
+            Err(e) => {
+                self.backoff = (self.backoff * 2).clamp(RECONNECT_MIN, RECONNECT_MAX);
+                self.reconnect_at = Some(Instant::now() + self.backoff);
+                self.live_note = Some(format!("StartLiveTail failed: {e}"));
+            }
+        }
     }
 
     /// The status line: time, events and their rate, duplicates, malformed events, mode, and
@@ -228,13 +372,22 @@ impl Tail {
             duplicates: self.duplicates,
             malformed: self.decoder.stats().malformed,
             live: self.live.is_some(),
+            sampled_updates: self.position.sampled_updates,
+            live_note: self.live_note.clone(),
             last_event_ms: self.last_event_ms,
         })
     }
 
+    /// The report, with the pairs sampled updates touched marked as such.
+    fn report(&self) -> Result<Report> {
+        let mut report = self.aggregator.report()?;
+        mark_sampled(&mut report, &self.position.sampled_pairs);
+        Ok(report)
+    }
+
     /// Shows what changed: the table redrawn, or a JSON line per changed verdict.
     fn show(&mut self) -> Result<()> {
-        let report = self.aggregator.report()?;
+        let report = self.report()?;
         match self.job.output {
             TailOutput::Json => emit_changes(&report, &mut self.shown, &mut self.json)?,
             TailOutput::Table if self.redraw => {
@@ -263,7 +416,7 @@ impl Tail {
     /// The final table (when it was not redrawn), the malformed events, the summary; the
     /// exit code.
     fn finish(mut self) -> Result<u8> {
-        let report = self.aggregator.report()?;
+        let report = self.report()?;
         if self.job.output == TailOutput::Table && !self.redraw {
             report::write_verdicts(&report, VerdictOutput::Table)?;
         }
@@ -280,9 +433,11 @@ impl Tail {
             &self.reader,
             self.started.elapsed(),
             &format!(
-                ", {} duplicates dropped, {} malformed",
+                ", {} pushed by live tail, {} duplicates dropped, {} malformed, {} sampled live-tail updates",
+                self.reader.stats.live_events.load(Ordering::Relaxed),
                 self.duplicates,
-                self.decoder.stats().malformed
+                self.decoder.stats().malformed,
+                self.position.sampled_updates
             ),
         );
         Ok(report::verdict_exit(false, &report))
@@ -297,7 +452,24 @@ struct Status {
     duplicates: u64,
     malformed: u64,
     live: bool,
+    sampled_updates: u64,
+    /// Why the tail polls although live tail was asked for.
+    live_note: Option<String>,
     last_event_ms: Option<i64>,
+}
+
+/// Marks the pairs some of whose records came from sampled live-tail updates: `sampled`, and
+/// confidence `low` (their counts are a sample, not every attempt).
+fn mark_sampled(report: &mut Report, pairs: &BTreeSet<(String, String)>) {
+    if pairs.is_empty() {
+        return;
+    }
+    for v in &mut report.verdicts {
+        if pairs.contains(&(v.endpoint.clone(), v.client.to_string())) {
+            v.sampled = true;
+            v.confidence = Confidence::Low;
+        }
+    }
 }
 
 /// `09:22:14 | 48 events (0.8/s), 96 duplicates dropped, 0 malformed | polling | last event 42 s ago`.
@@ -317,12 +489,19 @@ fn status_line(s: &Status) -> String {
             }
         }
     };
+    let sampled = if s.sampled_updates > 0 {
+        format!(", {} sampled updates", s.sampled_updates)
+    } else {
+        String::new()
+    };
+    let mode = match (&s.live_note, s.live) {
+        (_, true) => "live tail".to_owned(),
+        (Some(why), false) => format!("polling ({why})"),
+        (None, false) => "polling".to_owned(),
+    };
     format!(
-        "{clock} | {} events ({rate:.1}/s), {} duplicates dropped, {} malformed | {} | {last}",
-        s.events,
-        s.duplicates,
-        s.malformed,
-        if s.live { "live tail" } else { "polling" },
+        "{clock} | {} events ({rate:.1}/s), {} duplicates dropped, {} malformed{sampled} | {mode} | {last}",
+        s.events, s.duplicates, s.malformed,
     )
 }
 
@@ -373,6 +552,8 @@ mod tests {
             duplicates: 96,
             malformed: 2,
             live: false,
+            sampled_updates: 0,
+            live_note: None,
             last_event_ms: Some(1_795_166_492_000),
         };
         assert_eq!(
@@ -390,5 +571,66 @@ mod tests {
             ..live
         };
         assert!(status_line(&stale).ends_with("last event 3 h ago"));
+        let ended = Status {
+            live: false,
+            sampled_updates: 3,
+            live_note: Some("live session ended: the server closed the stream".into()),
+            ..stale
+        };
+        assert!(
+            status_line(&ended).contains(
+                "2 malformed, 3 sampled updates | polling (live session ended: the server closed the stream) |"
+            ),
+            "{}",
+            status_line(&ended)
+        );
+    }
+
+    #[test]
+    fn sampled_updates_lower_the_pairs_confidence() {
+        let catalogue = Catalogue::from_toml(
+            "[[endpoint]]\nname = \"db\"\naddress = \"10.0.3.82\"\nport = 3306\ninterface_id = \"eni-1\"\n",
+            "test",
+        )
+        .unwrap();
+        let agg = Aggregator::new(catalogue, None, None);
+        let mut decoder = Decoder::new(vpcflow_core::DecoderOptions::default());
+        let mut worker = agg.worker();
+        let lines = [
+            "2 123456789012 eni-1 10.0.1.10 10.0.3.82 40000 3306 6 3 180 1795165200 1795165259 ACCEPT OK",
+            "2 123456789012 eni-1 10.0.3.82 10.0.1.10 3306 40000 6 3 180 1795165200 1795165259 ACCEPT OK",
+            "2 123456789012 eni-1 10.0.1.11 10.0.3.82 40001 3306 6 3 180 1795165200 1795165259 ACCEPT OK",
+            "2 123456789012 eni-1 10.0.3.82 10.0.1.11 3306 40001 6 3 180 1795165200 1795165259 ACCEPT OK",
+        ];
+        for l in lines {
+            decoder.decode_line(l.as_bytes()).unwrap();
+        }
+        worker.add_batch(&decoder.flush().unwrap()).unwrap();
+        drop(worker);
+        let mut report = agg.report().unwrap();
+        assert!(
+            report
+                .verdicts
+                .iter()
+                .all(|v| v.confidence == Confidence::High)
+        );
+        let pairs = BTreeSet::from([("db".to_owned(), "10.0.1.11".to_owned())]);
+        mark_sampled(&mut report, &pairs);
+        let by_client = |c: &str| {
+            report
+                .verdicts
+                .iter()
+                .find(|v| v.client.to_string() == c)
+                .unwrap()
+        };
+        assert!(by_client("10.0.1.11").sampled);
+        assert_eq!(by_client("10.0.1.11").confidence, Confidence::Low);
+        assert!(!by_client("10.0.1.10").sampled);
+        assert_eq!(by_client("10.0.1.10").confidence, Confidence::High);
+        let json = report.to_batch();
+        assert!(
+            json.schema().index_of("sampled").is_ok(),
+            "JSON carries sampled"
+        );
     }
 }

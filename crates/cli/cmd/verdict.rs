@@ -20,7 +20,7 @@ pub fn run(job: VerdictJob) -> Result<u8> {
     crate::remove_spills_on_interrupt();
     let catalogue = catalogue::load(&job.catalogue, &job.aws.connect)?;
     // The configuration is read before the logs, so a permission problem shows at once.
-    let network = job
+    let mut network = job
         .explain
         .as_ref()
         .map(|from| catalogue::network(from, &job.aws.connect))
@@ -75,6 +75,9 @@ pub fn run(job: VerdictJob) -> Result<u8> {
             if runs == 1 { "" } else { "s" },
             spilled as f64 / 1e6
         );
+    }
+    if let (Some(network), Some(from)) = (network.as_mut(), job.explain.as_ref()) {
+        catalogue::add_block_public_access(from, &job.aws.connect, network, &report);
     }
     if let Some(network) = &network {
         vpcflow_explain::explain_report(network, aggregator.catalogue(), &mut report);

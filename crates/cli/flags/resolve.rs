@@ -79,7 +79,7 @@ pub enum CatalogueFrom {
 }
 
 /// Where `--explain` reads the network configuration.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub enum ExplainFrom {
     /// `--config-snapshot DIR`.
     Snapshot(PathBuf),

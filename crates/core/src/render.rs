@@ -9,7 +9,9 @@ use arrow_array::types::{
     Float64Type, Int32Type, Int64Type, TimestampSecondType, UInt8Type, UInt16Type, UInt32Type,
     UInt64Type,
 };
-use arrow_array::{Array, ArrayRef, BooleanArray, FixedSizeBinaryArray, StringArray};
+use arrow_array::{
+    Array, ArrayRef, BooleanArray, FixedSizeBinaryArray, MapArray, StringArray, UInt64Array,
+};
 use arrow_schema::{DataType, TimeUnit};
 
 /// One value, ready to write.
@@ -27,6 +29,9 @@ pub enum Value<'a> {
     Ip(IpAddr),
     /// Text.
     Str(&'a str),
+    /// Counts by name (a map column of string keys and integer values): `{"BPA":3}` in JSON,
+    /// `BPA=3` as text.
+    Counts(&'a StringArray, &'a UInt64Array, std::ops::Range<usize>),
 }
 
 impl Value<'_> {
@@ -46,6 +51,15 @@ impl Value<'_> {
         }
     }
 
+    /// The name–count entries of a [`Value::Counts`].
+    fn entries(&self) -> impl Iterator<Item = (&str, u64)> {
+        let (keys, values, range) = match self {
+            Value::Counts(k, v, r) => (Some(*k), Some(*v), r.clone()),
+            _ => (None, None, 0..0),
+        };
+        range.filter_map(move |i| Some((keys?.value(i), values?.value(i))))
+    }
+
     /// Writes the value as JSON.
     pub fn write_json(&self, out: &mut impl Write) -> io::Result<()> {
         match self {
@@ -55,6 +69,17 @@ impl Value<'_> {
             Value::Float(_) => out.write_all(b"null"),
             Value::Ip(ip) => write!(out, "\"{ip}\""),
             Value::Str(s) => write_json_string(out, s),
+            Value::Counts(..) => {
+                out.write_all(b"{")?;
+                for (i, (k, n)) in self.entries().enumerate() {
+                    if i > 0 {
+                        out.write_all(b",")?;
+                    }
+                    write_json_string(out, k)?;
+                    write!(out, ":{n}")?;
+                }
+                out.write_all(b"}")
+            }
         }
     }
 }
@@ -69,6 +94,12 @@ impl std::fmt::Display for Value<'_> {
             Value::Bool(v) => write!(f, "{v}"),
             Value::Ip(ip) => write!(f, "{ip}"),
             Value::Str(s) => f.write_str(s),
+            Value::Counts(..) => {
+                for (i, (k, n)) in self.entries().enumerate() {
+                    write!(f, "{}{k}={n}", if i > 0 { " " } else { "" })?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -112,6 +143,8 @@ enum ReaderKind<'a> {
     Str(&'a StringArray),
     Ip(&'a FixedSizeBinaryArray),
     Bool(&'a BooleanArray),
+    /// A map of string keys to UInt64 values, with its offsets.
+    Counts(&'a MapArray, &'a StringArray, &'a UInt64Array),
     Other,
 }
 
@@ -132,6 +165,16 @@ impl<'a> ColumnReader<'a> {
             DataType::Utf8 => ReaderKind::Str(array.as_string::<i32>()),
             DataType::FixedSizeBinary(16) => ReaderKind::Ip(array.as_fixed_size_binary()),
             DataType::Boolean => ReaderKind::Bool(array.as_boolean()),
+            DataType::Map(..) => {
+                let map = array.as_map();
+                match (
+                    map.keys().as_string_opt::<i32>(),
+                    map.values().as_primitive_opt::<UInt64Type>(),
+                ) {
+                    (Some(k), Some(v)) => ReaderKind::Counts(map, k, v),
+                    _ => ReaderKind::Other,
+                }
+            }
             _ => ReaderKind::Other,
         };
         ColumnReader { array, kind }
@@ -155,6 +198,10 @@ impl<'a> ColumnReader<'a> {
                 Value::Ip(crate::value::ip_from_bytes(bytes))
             }
             ReaderKind::Bool(b) => Value::Bool(b.value(row)),
+            ReaderKind::Counts(map, k, v) => {
+                let offsets = map.value_offsets();
+                Value::Counts(k, v, offsets[row] as usize..offsets[row + 1] as usize)
+            }
             ReaderKind::Other => match a.data_type() {
                 DataType::UInt8 => Value::Int(a.as_primitive::<UInt8Type>().value(row).into()),
                 DataType::UInt16 => Value::Int(a.as_primitive::<UInt16Type>().value(row).into()),
@@ -169,5 +216,29 @@ impl<'a> ColumnReader<'a> {
                 _ => Value::Str("?"),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod counts_tests {
+    use super::*;
+    use arrow_array::builder::{MapBuilder, StringBuilder, UInt64Builder};
+
+    #[test]
+    fn a_map_of_counts_renders_as_an_object_and_as_text() {
+        let mut b = MapBuilder::new(None, StringBuilder::new(), UInt64Builder::new());
+        b.keys().append_value("BPA");
+        b.values().append_value(6);
+        b.append(true).unwrap();
+        b.append(true).unwrap();
+        let array: ArrayRef = std::sync::Arc::new(b.finish());
+        let r = ColumnReader::new(&array);
+        let mut json = Vec::new();
+        r.value(0).write_json(&mut json).unwrap();
+        assert_eq!(String::from_utf8(json).unwrap(), r#"{"BPA":6}"#);
+        assert_eq!(r.value(0).to_string(), "BPA=6");
+        let mut json = Vec::new();
+        r.value(1).write_json(&mut json).unwrap();
+        assert_eq!(String::from_utf8(json).unwrap(), "{}");
     }
 }

@@ -1,5 +1,5 @@
 //! The network configuration the explanation reads: security groups, network ACLs, network
-//! interfaces, subnets and managed prefix lists.
+//! interfaces, subnets, managed prefix lists and VPC Block Public Access.
 //!
 //! The types mirror the EC2 API's JSON (what `aws ec2 describe-… --output json` prints), so a
 //! snapshot directory of those files deserialises straight into them, and the live path in
@@ -285,6 +285,64 @@ pub struct PrefixListEntry {
     pub cidr: String,
 }
 
+/// The account's VPC Block Public Access setting in one region
+/// (`describe-vpc-block-public-access-options`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BlockPublicAccessOptions {
+    /// `off`, `block-bidirectional` or `block-ingress`.
+    #[serde(default)]
+    pub internet_gateway_block_mode: String,
+    /// `default-state`, `update-in-progress`, `update-complete`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+}
+
+/// A VPC or subnet exempted from Block Public Access
+/// (`describe-vpc-block-public-access-exclusions`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BlockPublicAccessExclusion {
+    /// `exclusion-…`.
+    #[serde(default)]
+    pub exclusion_id: String,
+    /// `allow-bidirectional` or `allow-egress`.
+    #[serde(default)]
+    pub internet_gateway_exclusion_mode: String,
+    /// `arn:aws:ec2:REGION:ACCOUNT:vpc/vpc-…` or `…:subnet/subnet-…`.
+    #[serde(default)]
+    pub resource_arn: String,
+    /// `create-complete`, `delete-in-progress`, …
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+}
+
+impl BlockPublicAccessExclusion {
+    /// The VPC or subnet id the exclusion covers (the ARN's last path segment).
+    pub fn resource_id(&self) -> &str {
+        self.resource_arn
+            .rsplit('/')
+            .next()
+            .unwrap_or(&self.resource_arn)
+    }
+
+    /// Whether it is in force (not being deleted, not failed).
+    pub fn active(&self) -> bool {
+        self.state
+            .as_deref()
+            .is_none_or(|s| s.ends_with("-complete") && !s.starts_with("delete"))
+    }
+}
+
+/// Block Public Access as it stands: the account's mode and the exclusions.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BlockPublicAccess {
+    /// The account-level setting.
+    pub options: BlockPublicAccessOptions,
+    /// The exclusions.
+    pub exclusions: Vec<BlockPublicAccessExclusion>,
+}
+
 /// Everything the explanation reads, from one account and region.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Config {
@@ -298,6 +356,8 @@ pub struct Config {
     pub subnets: Vec<Subnet>,
     /// Managed prefix lists (only those rules reference are needed).
     pub prefix_lists: Vec<PrefixList>,
+    /// VPC Block Public Access, when the snapshot or the account says (optional).
+    pub block_public_access: Option<BlockPublicAccess>,
 }
 
 /// Why a configuration snapshot could not be read.
@@ -321,6 +381,8 @@ struct SnapshotFile {
     network_interfaces: Option<Vec<NetworkInterface>>,
     subnets: Option<Vec<Subnet>>,
     prefix_lists: Option<Vec<PrefixList>>,
+    vpc_block_public_access_options: Option<BlockPublicAccessOptions>,
+    vpc_block_public_access_exclusions: Option<Vec<BlockPublicAccessExclusion>>,
 }
 
 /// The four describe calls a snapshot needs, with the key each output has.
@@ -336,7 +398,9 @@ impl Config {
     /// `aws ec2 describe-security-groups`, `describe-network-acls`,
     /// `describe-network-interfaces` or `describe-subnets` (`--output json`), recognised by its
     /// top-level key, whatever the file is called. An optional file with a top-level
-    /// `PrefixLists` (each with its `Entries`) supplies managed prefix lists.
+    /// `PrefixLists` (each with its `Entries`) supplies managed prefix lists; the outputs of
+    /// `aws ec2 describe-vpc-block-public-access-options` and `…-exclusions`, VPC Block Public
+    /// Access.
     pub fn from_dir(dir: &Path) -> Result<Config, SnapshotError> {
         let entries = std::fs::read_dir(dir).map_err(|e| {
             SnapshotError(format!(
@@ -382,9 +446,24 @@ impl Config {
                 config.prefix_lists.extend(v);
                 any = true;
             }
+            if let Some(v) = file.vpc_block_public_access_options {
+                config
+                    .block_public_access
+                    .get_or_insert_with(BlockPublicAccess::default)
+                    .options = v;
+                any = true;
+            }
+            if let Some(v) = file.vpc_block_public_access_exclusions {
+                config
+                    .block_public_access
+                    .get_or_insert_with(BlockPublicAccess::default)
+                    .exclusions
+                    .extend(v);
+                any = true;
+            }
             if !any {
                 return Err(SnapshotError(format!(
-                    "{}: has none of the keys SecurityGroups, NetworkAcls, NetworkInterfaces, Subnets or PrefixLists",
+                    "{}: has none of the keys SecurityGroups, NetworkAcls, NetworkInterfaces, Subnets, PrefixLists, VpcBlockPublicAccessOptions or VpcBlockPublicAccessExclusions",
                     path.display()
                 )));
             }
@@ -441,6 +520,18 @@ impl Config {
                 "prefix-lists.json",
                 "PrefixLists",
                 json(serde_json::to_value(&self.prefix_lists))?,
+            )?;
+        }
+        if let Some(bpa) = &self.block_public_access {
+            write(
+                "vpc-block-public-access-options.json",
+                "VpcBlockPublicAccessOptions",
+                json(serde_json::to_value(&bpa.options))?,
+            )?;
+            write(
+                "vpc-block-public-access-exclusions.json",
+                "VpcBlockPublicAccessExclusions",
+                json(serde_json::to_value(&bpa.exclusions))?,
             )?;
         }
         Ok(())

@@ -110,6 +110,28 @@ impl<'a> Explainer<'a> {
             return None;
         }
         let client_ip = v.client.to_canonical();
+        if crate::bpa::all_blocks_by_vpc_control(v) {
+            let inbound = crate::bpa::inbound(v.counts.dominant_block());
+            let eni = if inbound {
+                self.endpoint_eni(endpoint, &v.endpoint_enis, client_ip)
+            } else {
+                self.index.eni_with_address(client_ip, None)
+            };
+            let place = crate::bpa::Place {
+                eni,
+                inbound,
+                flow: format!(
+                    "{client_ip} → {} {}",
+                    endpoint.name,
+                    flow_name(proto::TCP, Service::port(v.port), '/')
+                ),
+            };
+            return Some(crate::bpa::explain(
+                self.index.config.block_public_access.as_ref(),
+                v,
+                &place,
+            ));
+        }
         let Some(eni) = self.endpoint_eni(endpoint, &v.endpoint_enis, client_ip) else {
             if v.verdict == Verdict::Allowed {
                 return None;
@@ -181,6 +203,12 @@ impl<'a> Explainer<'a> {
                         "; other attempts got through, so the rules or the path changed during the logs",
                     );
                 }
+                if v.counts.blocked_by_vpc > 0 {
+                    detail.push_str(&format!(
+                        "; {} of the blocked attempts were REJECTed by VPC Block Public Access (reject-reason BPA), not by this rule",
+                        v.counts.blocked_by_vpc
+                    ));
+                }
                 detail.push_str(no_client_eni);
                 Some(Explanation {
                     blocked_by: Some(primary.component.clone()),
@@ -213,8 +241,13 @@ impl<'a> Explainer<'a> {
                 } else {
                     (
                         format!(
-                            "contradiction: the configuration admits {flow}, yet the logs show {} blocked attempts until {at}: the rules changed since, the ENI logged is not {}, or a network ACL or route outside this configuration blocks it{no_client_eni}",
-                            v.counts.blocked(),
+                            "contradiction: the configuration admits {flow}, yet the logs show {} blocked attempts{} until {at}: the rules changed since, the ENI logged is not {}, or a network ACL or route outside this configuration blocks it{no_client_eni}",
+                            v.counts.blocked() - v.counts.blocked_by_vpc,
+                            if v.counts.blocked_by_vpc > 0 {
+                                " without a reject-reason"
+                            } else {
+                                ""
+                            },
                             eni.network_interface_id
                         ),
                         true,
@@ -772,6 +805,7 @@ mod tests {
                 },
             ],
             prefix_lists: vec![],
+            block_public_access: None,
         }
     }
 
@@ -804,6 +838,8 @@ mod tests {
             reason: String::new(),
             client_ports: (51234, 51240),
             endpoint_enis: vec![],
+            reject_reasons: vec![],
+            sampled: false,
             explanation: None,
         }
     }
@@ -817,6 +853,60 @@ mod tests {
 
     fn explain(config: &Config, client: &str, c: Counts) -> Option<Explanation> {
         Explainer::new(config).explain(&endpoint(), &pair(client, c))
+    }
+
+    #[test]
+    fn bpa_rejects_name_block_public_access_and_never_a_group() {
+        use crate::config::{BlockPublicAccess, BlockPublicAccessExclusion};
+        // sg-db admits nothing, yet the REJECTs carry reject-reason BPA: the group is not
+        // blamed, and it is no contradiction either.
+        let mut config = base();
+        config.security_groups[0].ip_permissions.clear();
+        let by_bpa = counts(|c| {
+            c.blocked_ingress = 3;
+            c.blocked_by_vpc = 3;
+        });
+        let e = explain(&config, "203.0.113.7", by_bpa).unwrap();
+        assert_eq!(e.blocked_by.as_deref(), Some("bpa"));
+        assert!(e.detail.contains("reject-reason BPA"), "{}", e.detail);
+        assert!(!e.detail.contains("sg-db") && !e.contradiction);
+        assert!(e.fix.as_deref().unwrap().contains(
+            "--subnet-id subnet-d --internet-gateway-exclusion-mode allow-bidirectional"
+        ));
+        // With the account's setting: the mode is named, and an egress-only exclusion does not
+        // admit a connection started from the internet.
+        config.block_public_access = Some(BlockPublicAccess {
+            options: crate::config::BlockPublicAccessOptions {
+                internet_gateway_block_mode: "block-bidirectional".into(),
+                state: Some("update-complete".into()),
+            },
+            exclusions: vec![BlockPublicAccessExclusion {
+                exclusion_id: "exclusion-1".into(),
+                internet_gateway_exclusion_mode: "allow-egress".into(),
+                resource_arn: "arn:aws:ec2:us-east-1:123456789012:subnet/subnet-d".into(),
+                state: Some("create-complete".into()),
+            }],
+        });
+        let e = explain(&config, "203.0.113.7", by_bpa).unwrap();
+        assert_eq!(e.blocked_by.as_deref(), Some("bpa:block-bidirectional"));
+        assert_eq!(
+            e.detail,
+            "VPC Block Public Access is in block-bidirectional mode in this region and the exclusion exclusion-1 (allow-egress) of subnet-d or vpc-1 admits only connections the VPC starts: it REJECTs 203.0.113.7 → db tcp/3306 at the VPC level (reject-reason BPA), before security groups and network ACLs are consulted, so no rule is to blame"
+        );
+        // A bidirectional exclusion admits it now: the setting changed after the REJECTs.
+        config.block_public_access.as_mut().unwrap().exclusions[0]
+            .internet_gateway_exclusion_mode = "allow-bidirectional".into();
+        let e = explain(&config, "203.0.113.7", by_bpa).unwrap();
+        assert_eq!(e.blocked_by, None);
+        assert!(
+            e.detail
+                .contains("exclusion exclusion-1 (allow-bidirectional) of subnet-d admits it now")
+        );
+        assert!(!e.contradiction);
+        // The same flows without the field keep the rule's explanation.
+        let plain = counts(|c| c.blocked_ingress = 3);
+        let e = explain(&config, "10.0.1.10", plain).unwrap();
+        assert_eq!(e.blocked_by.as_deref(), Some("sg:sg-db"));
     }
 
     #[test]

@@ -10,20 +10,24 @@
 //! - [`Explainer`] and [`explain_report`]: per verdict, every check along the path (client
 //!   groups out, client subnet's ACL out, endpoint subnet's ACL in, endpoint groups in, and both
 //!   ACLs for the reply to the client's ephemeral ports), turned into a
-//!   [`vpcflow_verdict::Explanation`].
+//!   [`vpcflow_verdict::Explanation`]. A pair whose REJECTs all carry a `reject-reason` is
+//!   explained by the VPC-level control instead (Block Public Access: its mode and exclusions),
+//!   never by a rule.
 //! - [`discover`]: which RDS instance owns which network interface, for `endpoints discover`.
 //!
 //! No I/O beyond reading a snapshot directory: the live configuration is fetched by
 //! `vpcflow-aws` into the same types.
 #![deny(missing_docs)]
 
+mod bpa;
 mod config;
 pub mod discover;
 mod explain;
 pub mod rules;
 
 pub use config::{
-    Config, GroupIdentifier, IcmpTypeCode, Index, IpPermission, IpRange, Ipv6Address, Ipv6Range,
+    BlockPublicAccess, BlockPublicAccessExclusion, BlockPublicAccessOptions, Config,
+    GroupIdentifier, IcmpTypeCode, Index, IpPermission, IpRange, Ipv6Address, Ipv6Range,
     NetworkAcl, NetworkAclAssociation, NetworkAclEntry, NetworkInterface, PortRange, PrefixList,
     PrefixListEntry, PrefixListId, PrivateIpAddress, SecurityGroup, SnapshotError, Subnet,
     SubnetIpv6Cidr, UserIdGroupPair,

@@ -1,13 +1,14 @@
-//! The binary form of a [`VerdictState`](crate::VerdictState), version 1.
+//! The binary form of a [`VerdictState`](crate::VerdictState), version 2 (version 1 is read too).
 //!
 //! Checkpoints, spill files and the distributed engine's accumulator state all use it, so it is
 //! small, streams both ways, and never trusts its input: every length is checked against what
 //! is left, and a bad byte is a [`StateError`], never a panic.
 //!
 //! ```text
-//! state   := magic "VFST" · version u16le (1) · header · pair* · 0x00
+//! state   := magic "VFST" · version u16le (2) · header · pair* · 0x00
 //! header  := endpoints:list<str> · enis:list<str> · stats:varint×7 · status:list<eni nodata skipdata>
 //! pair    := 0x01 · endpoint:varint · client:16 bytes · enis:list<eni bits> · ports:list<port attempts>
+//!            · reasons:list<str count:varint>        (version 2; REJECTs by reject-reason)
 //! attempts:= list<flags:varint req_tcp:u8 rep_tcp:u8 records:varint rejects:varint first:zigzag span:zigzag>
 //! eni     := varint, 0 for none, else 1 + the index in `enis`
 //! list<T> := count:varint · T*
@@ -33,7 +34,7 @@ use crate::state::{PairKey, PairState};
 
 const MAGIC: &[u8; 4] = b"VFST";
 /// The version of the binary state format this crate writes and reads.
-pub const VERSION: u16 = 1;
+pub const VERSION: u16 = 2;
 
 /// Why a serialized state could not be read.
 #[derive(Debug)]
@@ -66,7 +67,7 @@ impl fmt::Display for StateError {
             StateError::NotAState => write!(f, "not a vpcflow verdict state"),
             StateError::Version { found } => write!(
                 f,
-                "a verdict state of format version {found}; this vpcflow reads version {VERSION}"
+                "a verdict state of format version {found}; this vpcflow reads versions 1 to {VERSION}"
             ),
             StateError::UnknownEndpoint { name } => write!(
                 f,
@@ -158,6 +159,11 @@ pub(crate) fn put_pair(
             put_varint(out, zigzag(a.last.wrapping_sub(a.first)));
         }
     }
+    put_varint(out, pair.reject_reasons.len() as u64);
+    for (reason, n) in &pair.reject_reasons {
+        put_str(out, reason);
+        put_varint(out, *n);
+    }
 }
 
 /// Writes a state: the header first, then pairs one by one.
@@ -237,6 +243,8 @@ impl<'w> StateWriter<'w> {
 /// Reads bytes with every length checked.
 struct Bytes<R> {
     r: R,
+    /// Pair records end with their REJECT counts by reject-reason (version 2 on).
+    reasons: bool,
 }
 
 impl<R: Read> Bytes<R> {
@@ -312,7 +320,7 @@ fn decode_eni(code: u64, enis: usize) -> Result<u32, StateError> {
 impl<R: Read> StateReader<R> {
     /// Reads the header, matching its endpoints to `plan`'s by name.
     pub(crate) fn begin(r: R, plan: &Plan) -> Result<StateReader<R>, StateError> {
-        let mut bytes = Bytes { r };
+        let mut bytes = Bytes { r, reasons: true };
         let mut magic = [0u8; 4];
         bytes
             .exact(&mut magic, "the magic")
@@ -323,9 +331,10 @@ impl<R: Read> StateReader<R> {
         let mut version = [0u8; 2];
         bytes.exact(&mut version, "the version")?;
         let found = u16::from_le_bytes(version);
-        if found != VERSION {
+        if !(1..=VERSION).contains(&found) {
             return Err(StateError::Version { found });
         }
+        bytes.reasons = found >= 2;
         let n: usize = bytes.small("the endpoint count")?;
         let mut endpoints = Vec::with_capacity(n.min(1 << 12));
         for _ in 0..n {
@@ -464,6 +473,14 @@ fn read_pair_into<R: Read>(
             );
         }
     }
+    if b.reasons {
+        let n: usize = b.small("a reject-reason count")?;
+        for _ in 0..n {
+            let reason: std::sync::Arc<str> = b.string("a reject-reason")?.into();
+            let count = b.varint("a reject-reason's records")?;
+            pair.note_reject_reason(&reason, count);
+        }
+    }
     Ok(())
 }
 
@@ -475,7 +492,9 @@ pub(crate) struct PairReader<R> {
 
 impl<R: Read> PairReader<R> {
     pub(crate) fn new(r: R) -> PairReader<R> {
-        PairReader { bytes: Bytes { r } }
+        PairReader {
+            bytes: Bytes { r, reasons: true },
+        }
     }
 
     /// The next record, or `None` at the end of the input.
@@ -522,7 +541,10 @@ mod tests {
         for v in [0u64, 1, 127, 128, 300, u32::MAX as u64, u64::MAX] {
             let mut out = Vec::new();
             put_varint(&mut out, v);
-            let mut b = Bytes { r: &out[..] };
+            let mut b = Bytes {
+                r: &out[..],
+                reasons: true,
+            };
             assert_eq!(b.varint("v").unwrap(), v);
         }
         for v in [0i64, 1, -1, 1_700_000_000, i64::MIN, i64::MAX] {
@@ -538,16 +560,55 @@ mod tests {
             Err(StateError::NotAState)
         ));
         assert!(matches!(
-            StateReader::begin(&b"VFST\x02\x00"[..], &plan),
-            Err(StateError::Version { found: 2 })
+            StateReader::begin(&b"VFST\x03\x00"[..], &plan),
+            Err(StateError::Version { found: 3 })
         ));
-        for n in 0..40 {
-            let mut bytes = b"VFST\x01\x00".to_vec();
+        for n in 0..80 {
+            let mut bytes = if n % 2 == 0 {
+                b"VFST\x01\x00".to_vec()
+            } else {
+                b"VFST\x02\x00".to_vec()
+            };
             bytes.extend((0..n).map(|i| (i * 37 + 11) as u8));
             // Any outcome but a panic.
             if let Ok(mut r) = StateReader::begin(&bytes[..], &plan) {
                 while let Ok(Some(_)) = r.next_pair() {}
             }
         }
+    }
+
+    #[test]
+    fn a_version_1_state_still_reads() {
+        let catalogue = crate::Catalogue::from_toml(
+            "[[endpoint]]\nname = \"db\"\naddress = \"10.0.2.15\"\nport = 3306\n",
+            "test",
+        )
+        .unwrap();
+        let plan = Plan::new(catalogue, None, None);
+        // Written by hand the way version 1 wrote it: no reject-reason list after the ports.
+        let mut v1 = b"VFST\x01\x00".to_vec();
+        put_varint(&mut v1, 1);
+        put_str(&mut v1, "db");
+        v1.extend([0, 0, 0, 0, 0, 0, 0, 0, 0]); // no ENIs, 7 zero counters, no ENI status
+        v1.push(1); // a pair
+        v1.push(0); // endpoint 0
+        v1.extend([0u8; 10].iter().chain(&[0xff, 0xff, 10, 0, 1, 10]));
+        v1.push(0); // no ENIs
+        v1.push(1); // one port
+        put_varint(&mut v1, 40_000);
+        v1.push(1); // one attempt
+        v1.extend([1, 0, 0, 1, 0]); // REQ_ACCEPT_ENDPOINT, no tcp-flags, 1 record, 0 REJECTs
+        put_varint(&mut v1, zigzag(1_700_000_000));
+        put_varint(&mut v1, zigzag(60));
+        v1.push(0); // the end
+        let state = crate::VerdictState::decode(plan.clone(), &v1).unwrap();
+        let report = state.report();
+        assert_eq!(report.verdicts.len(), 1);
+        assert_eq!(report.verdicts[0].client.to_string(), "10.0.1.10");
+        assert_eq!(report.verdicts[0].counts.attempts, 1);
+        // Written again, it is version 2, and reads back equal.
+        let v2 = state.encode();
+        assert_eq!(&v2[4..6], &VERSION.to_le_bytes());
+        assert_eq!(crate::VerdictState::decode(plan, &v2).unwrap(), state);
     }
 }

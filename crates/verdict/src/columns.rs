@@ -9,6 +9,8 @@ use arrow_array::types::{Int32Type, TimestampSecondType, UInt8Type, UInt16Type};
 use arrow_array::{Array, DictionaryArray, FixedSizeBinaryArray, PrimitiveArray, RecordBatch};
 use arrow_schema::DataType;
 
+use std::sync::Arc;
+
 use hashbrown::HashMap;
 
 use crate::engine::{MissingFields, REQUIRED};
@@ -86,7 +88,7 @@ pub(crate) enum Skip {
 }
 
 /// What one record says about one attempt.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Observation {
     pub endpoint: u32,
     pub client: [u8; 16],
@@ -96,6 +98,8 @@ pub(crate) struct Observation {
     /// The record's kind: one of the direction × action × side [`flag`] bits.
     pub bit: u16,
     pub attempt: Attempt,
+    /// A REJECT's `reject-reason` (`BPA`, …), if it carried one.
+    pub reject_reason: Option<Arc<str>>,
 }
 
 /// Maps each dictionary value of a column through `f`, once per batch.
@@ -238,6 +242,7 @@ impl<'b> Columns<'b> {
             return Err(MissingFields(REQUIRED.to_vec()));
         };
         let direction = dict(b, "flow-direction");
+        let reject_reason = dict(b, "reject-reason");
         Ok(Flows {
             cols: self,
             src,
@@ -262,6 +267,10 @@ impl<'b> Columns<'b> {
                 "egress" => Some(false),
                 _ => None,
             }),
+            reject_reason,
+            reject_reasons: per_key(reject_reason, |v| {
+                (!v.is_empty() && v != "-").then(|| Arc::from(v))
+            }),
         })
     }
 }
@@ -283,6 +292,9 @@ pub(crate) struct Flows<'b> {
     tcp_flags: Option<&'b PrimitiveArray<UInt16Type>>,
     direction: Option<&'b DictionaryArray<Int32Type>>,
     directions: Vec<Option<bool>>,
+    reject_reason: Option<&'b DictionaryArray<Int32Type>>,
+    /// Per key of `reject-reason`: the value, `None` for `-`.
+    reject_reasons: Vec<Option<Arc<str>>>,
 }
 
 impl Flows<'_> {
@@ -355,8 +367,21 @@ impl Flows<'_> {
             .tcp_flags
             .and_then(|c| value_at(c, row))
             .map(|t| t as u8);
+        let reject_reason = if accept {
+            None
+        } else {
+            self.reject_reason
+                .and_then(|c| key_at(c, row))
+                .and_then(|k| self.reject_reasons[k].clone())
+        };
+        let reject_kind = match (accept, &reject_reason) {
+            (true, _) => 0,
+            (false, Some(_)) => flag::REJECT_REASONED,
+            (false, None) => flag::REJECT_PLAIN,
+        };
         let mut attempt = Attempt {
             flags: bit
+                | reject_kind
                 | if inferred { flag::SIDE_INFERRED } else { 0 }
                 | if tcp.is_some() { flag::TCP_FLAGS } else { 0 },
             records: 1,
@@ -379,6 +404,7 @@ impl Flows<'_> {
             eni: eni_key.map_or(u32::MAX, |k| cols.eni_ids[k]),
             bit,
             attempt,
+            reject_reason,
         })
     }
 }

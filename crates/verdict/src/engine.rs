@@ -550,6 +550,9 @@ impl<A: Deref<Target = Aggregator>> Worker<A> {
                 let o = &seen[i as usize];
                 delta += pair.observe(o.client_port, o.attempt);
                 pair.note_eni(map(o.eni), o.bit);
+                if let Some(r) = &o.reject_reason {
+                    pair.note_reject_reason(r, 1);
+                }
             }
         }
         self.seen.clear();

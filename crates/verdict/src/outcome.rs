@@ -25,6 +25,11 @@ pub mod flag {
     pub const SIDE_INFERRED: u16 = 1 << 8;
     /// Some record carried tcp-flags.
     pub const TCP_FLAGS: u16 = 1 << 9;
+    /// Some REJECT record carried a `reject-reason`: a VPC-level control (Block Public Access)
+    /// refused it, not a security group or network ACL.
+    pub const REJECT_REASONED: u16 = 1 << 10;
+    /// Some REJECT record carried no `reject-reason`: a security group or network ACL.
+    pub const REJECT_PLAIN: u16 = 1 << 11;
 
     /// Any ACCEPTed request.
     pub const REQ_ACCEPT: u16 = REQ_ACCEPT_ENDPOINT | REQ_ACCEPT_CLIENT;
@@ -115,6 +120,14 @@ impl Attempt {
         } else {
             Outcome::Unanswered
         }
+    }
+
+    /// Whether the attempt was blocked and every REJECT of it carried a `reject-reason`: a
+    /// VPC-level control blocked it, not a security group or network ACL.
+    pub fn blocked_by_vpc_control(&self) -> bool {
+        self.outcome().is_blocked()
+            && self.flags & flag::REJECT_REASONED != 0
+            && self.flags & flag::REJECT_PLAIN == 0
     }
 
     /// REJECT records in a connected attempt: packets after the connection closed (FIN/RST
@@ -282,6 +295,9 @@ pub struct Counts {
     pub unanswered: u64,
     /// REJECTs inside connected attempts.
     pub late_rejects: u64,
+    /// Blocked attempts whose every REJECT carried a `reject-reason` (a VPC-level control,
+    /// not a security group or NACL); a subset of the blocked ones.
+    pub blocked_by_vpc: u64,
 }
 
 impl Counts {
@@ -289,6 +305,7 @@ impl Counts {
     pub fn add(&mut self, a: &Attempt) {
         self.attempts += 1;
         self.late_rejects += u64::from(a.late_rejects());
+        self.blocked_by_vpc += u64::from(a.blocked_by_vpc_control());
         match a.outcome() {
             Outcome::BlockedEgress => self.blocked_egress += 1,
             Outcome::BlockedIngress => self.blocked_ingress += 1,
@@ -299,8 +316,8 @@ impl Counts {
     }
 
     /// The counts in a fixed order: attempts, connected, blocked egress, blocked ingress,
-    /// blocked return, unanswered, late rejects.
-    pub fn to_array(&self) -> [u64; 7] {
+    /// blocked return, unanswered, late rejects, blocked by a VPC-level control.
+    pub fn to_array(&self) -> [u64; 8] {
         [
             self.attempts,
             self.connected,
@@ -309,11 +326,12 @@ impl Counts {
             self.blocked_return,
             self.unanswered,
             self.late_rejects,
+            self.blocked_by_vpc,
         ]
     }
 
     /// The inverse of [`Counts::to_array`].
-    pub fn from_array(a: [u64; 7]) -> Counts {
+    pub fn from_array(a: [u64; 8]) -> Counts {
         let [
             attempts,
             connected,
@@ -322,6 +340,7 @@ impl Counts {
             blocked_return,
             unanswered,
             late_rejects,
+            blocked_by_vpc,
         ] = a;
         Counts {
             attempts,
@@ -331,6 +350,7 @@ impl Counts {
             blocked_return,
             unanswered,
             late_rejects,
+            blocked_by_vpc,
         }
     }
 

@@ -19,6 +19,26 @@ pub(crate) struct Facts<'a> {
     pub latest: Option<Outcome>,
     /// The ENIs that logged records of the kinds in the bits, sorted.
     pub enis: &'a dyn Fn(u16) -> Vec<Arc<str>>,
+    /// REJECT records by `reject-reason`, sorted by value.
+    pub reject_reasons: &'a [(Arc<str>, u64)],
+}
+
+/// What a `reject-reason` value means, in words.
+pub fn reject_reason_words(value: &str) -> &'static str {
+    match value {
+        "BPA" => "VPC Block Public Access",
+        _ => "a VPC-level control",
+    }
+}
+
+/// `VPC Block Public Access (reject-reason BPA)`, for every value the pair's REJECTs carried.
+fn vpc_controls(f: &Facts<'_>) -> String {
+    let named: Vec<String> = f
+        .reject_reasons
+        .iter()
+        .map(|(v, _)| format!("{} (reject-reason {v})", reject_reason_words(v)))
+        .collect();
+    named.join(" and ")
 }
 
 fn list(v: Vec<Arc<str>>) -> String {
@@ -32,6 +52,9 @@ fn list(v: Vec<Arc<str>>) -> String {
 /// Why attempts met `o`, a kind of block.
 fn block(f: &Facts<'_>, o: Outcome) -> String {
     let (client, service) = (f.client, format!("tcp/{}", f.endpoint.port));
+    if f.counts.blocked_by_vpc > 0 && f.counts.blocked_by_vpc == f.counts.blocked() {
+        return vpc_block(f, o);
+    }
     match o {
         Outcome::BlockedIngress => format!(
             "REJECTed inbound at {}: no security group or NACL rule admits {client} on {service}",
@@ -53,6 +76,29 @@ fn block(f: &Facts<'_>, o: Outcome) -> String {
             }
         ),
         Outcome::Connected | Outcome::Unanswered => String::new(),
+    }
+}
+
+/// Why attempts met `o` when every REJECT carried a `reject-reason`: a VPC-level control, not a
+/// security group or NACL.
+fn vpc_block(f: &Facts<'_>, o: Outcome) -> String {
+    let (client, controls) = (f.client, vpc_controls(f));
+    let service = format!("tcp/{}", f.endpoint.port);
+    let not = "not by a security group or NACL: the control applies at the VPC level, whatever the rules allow";
+    match o {
+        Outcome::BlockedEgress => format!(
+            "REJECTed outbound at the client's {} by {controls}, {not}",
+            list((f.enis)(flag::REQ_REJECT_CLIENT))
+        ),
+        Outcome::BlockedReturn => format!(
+            "ACCEPTed inbound at {}, but the reply to {client} was REJECTed at {} by {controls}, {not}",
+            list((f.enis)(flag::REQ_ACCEPT)),
+            list((f.enis)(flag::REP_REJECT))
+        ),
+        _ => format!(
+            "REJECTed inbound at {} by {controls} ({client} on {service}), {not}",
+            list((f.enis)(flag::REQ_REJECT_ENDPOINT))
+        ),
     }
 }
 
@@ -96,6 +142,14 @@ pub(crate) fn sentence(f: &Facts<'_>) -> String {
             r
         }
     };
+    if c.blocked_by_vpc > 0 && c.blocked_by_vpc < c.blocked() {
+        reason.push_str(&format!(
+            "; {} of the {} blocked attempts were REJECTed by {}, not by a rule",
+            c.blocked_by_vpc,
+            c.blocked(),
+            vpc_controls(f)
+        ));
+    }
     if c.late_rejects > 0 {
         reason.push_str(&format!(
             "; {} REJECTs after connections closed were late packets, not blocks",

@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use arrow_array::builder::{MapBuilder, StringBuilder, UInt64Builder};
 use arrow_array::{ArrayRef, BooleanArray, RecordBatch, StringArray, UInt16Array, UInt64Array};
 use arrow_schema::{Field, Schema};
 
@@ -99,6 +100,12 @@ pub struct PairVerdict {
     /// The ENIs on the endpoint's side that logged this pair's records, REJECTs first (a
     /// Multi-AZ instance has two; after a failover, the one that logged matters).
     pub endpoint_enis: Vec<String>,
+    /// REJECT records by `reject-reason` value (`BPA`: VPC Block Public Access), sorted by
+    /// value; empty when no REJECT carried one.
+    pub reject_reasons: Vec<(String, u64)>,
+    /// Some of the pair's records came from a sampled live-tail update (`tail`): the counts
+    /// are a sample, not every attempt.
+    pub sampled: bool,
     /// What the network configuration says about the pair (`verdict --explain`).
     pub explanation: Option<Explanation>,
 }
@@ -294,6 +301,7 @@ pub(crate) fn judge(
         changed_at,
         latest,
         enis: &|bits| names.with(bits),
+        reject_reasons: &state.reject_reasons,
     };
     PairVerdict {
         endpoint: e.name.clone(),
@@ -311,8 +319,27 @@ pub(crate) fn judge(
         reason: reason::sentence(&facts),
         client_ports: totals.ports,
         endpoint_enis: names.endpoint_side(),
+        reject_reasons: state
+            .reject_reasons
+            .iter()
+            .map(|(r, n)| (r.to_string(), *n))
+            .collect(),
+        sampled: false,
         explanation: None,
     }
+}
+
+/// Each pair's REJECTs by `reject-reason`, as a map column (`{"BPA": 3}` in JSON).
+fn reject_reasons(v: &[PairVerdict]) -> ArrayRef {
+    let mut b = MapBuilder::new(None, StringBuilder::new(), UInt64Builder::new());
+    for p in v {
+        for (reason, n) in &p.reject_reasons {
+            b.keys().append_value(reason);
+            b.values().append_value(*n);
+        }
+        b.append(true).expect("keys and values of equal length");
+    }
+    Arc::new(b.finish())
 }
 
 /// The ENI names behind a pair's records.
@@ -469,6 +496,18 @@ impl Report {
             ("reason", s(&|p| p.reason.clone())),
         ];
         let mut columns = columns;
+        if v.iter().any(|p| !p.reject_reasons.is_empty()) {
+            columns.push(("blocked_by_vpc", n(&|p| p.counts.blocked_by_vpc)));
+            columns.push(("reject_reasons", reject_reasons(v)));
+        }
+        if v.iter().any(|p| p.sampled) {
+            columns.push((
+                "sampled",
+                Arc::new(BooleanArray::from(
+                    v.iter().map(|p| p.sampled).collect::<Vec<_>>(),
+                )),
+            ));
+        }
         if self.explained || v.iter().any(|p| p.explanation.is_some()) {
             let e = |f: &dyn Fn(&Explanation) -> Option<String>| -> ArrayRef {
                 Arc::new(StringArray::from(

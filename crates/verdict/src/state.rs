@@ -32,6 +32,8 @@ pub(crate) struct PairState {
     pub attempts: HashMap<u16, PortAttempts>,
     /// Per ENI (an id of the state's ENI table): the flag bits of the records seen there.
     pub enis: Vec<(u32, u16)>,
+    /// REJECT records by `reject-reason` value, sorted by value (nearly always empty).
+    pub reject_reasons: Vec<(Arc<str>, u64)>,
 }
 
 impl PairState {
@@ -63,6 +65,9 @@ impl PairState {
         for &(id, bits) in &o.enis {
             self.note_eni(eni(id), bits);
         }
+        for (reason, n) in &o.reject_reasons {
+            self.note_reject_reason(reason, *n);
+        }
         delta
     }
 
@@ -83,7 +88,21 @@ impl PairState {
         for (id, bits) in o.enis {
             self.note_eni(eni(id), bits);
         }
+        for (reason, n) in &o.reject_reasons {
+            self.note_reject_reason(reason, *n);
+        }
         delta
+    }
+
+    /// Counts `n` REJECT records with `reject-reason` `reason`.
+    pub(crate) fn note_reject_reason(&mut self, reason: &Arc<str>, n: u64) {
+        match self
+            .reject_reasons
+            .binary_search_by(|(r, _)| (**r).cmp(&**reason))
+        {
+            Ok(i) => self.reject_reasons[i].1 += n,
+            Err(i) => self.reject_reasons.insert(i, (reason.clone(), n)),
+        }
     }
 
     /// Records that a record of kind `bits` was logged at ENI `eni`.
@@ -214,6 +233,9 @@ impl VerdictState {
                 let pair = pairs.entry((o.endpoint, o.client)).or_default();
                 let delta = pair.observe(o.client_port, o.attempt);
                 pair.note_eni(o.eni, o.bit);
+                if let Some(r) = &o.reject_reason {
+                    pair.note_reject_reason(r, 1);
+                }
                 *attempts = attempts.saturating_add_signed(delta);
             },
         )
