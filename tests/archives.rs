@@ -226,3 +226,50 @@ fn wrapped_shapes_give_the_verdicts_of_the_text() {
         records.to_string()
     );
 }
+
+/// A Parquet file with what a text log cannot hold: a port above 65535, a protocol above 255 and
+/// a negative start time, one per row among good rows, and a list column vpcflow has no type
+/// for. `verdict` reads only the columns it needs (the list column is never read), and reports
+/// each bad row as a malformed record with the file and row; `parse`, which reads every column,
+/// names the column it cannot read.
+#[test]
+fn parquet_values_out_of_range_are_malformed_rows_and_unread_columns_are_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("odd.parquet");
+    python(&format!(
+        r#"
+import pyarrow as pa, pyarrow.parquet as pq
+n = 6
+rows = dict(
+    version=[2] * n, account_id=["123456789012"] * n, interface_id=["eni-0e71f2697f24bffbf"] * n,
+    srcaddr=["10.0.1.10"] * n, dstaddr=["10.0.3.82"] * n,
+    srcport=[40000, 70000, 40002, 40003, 40004, 40005], dstport=[3306] * n,
+    protocol=[6, 6, 300, 6, 6, 6], packets=[3] * n, bytes=[180] * n,
+    start=[1795165200, 1795165201, 1795165202, -5, 1795165204, 1795165205],
+    end=[1795165259 + i for i in range(n)],
+    action=["ACCEPT"] * n, log_status=["OK"] * n,
+)
+t = pa.table({{k: pa.array(v, pa.int32() if k in ("version", "srcport", "dstport", "protocol") else None) for k, v in rows.items()}})
+t = t.append_column("tags", pa.array([["a", "b"]] * n, pa.list_(pa.string())))
+pq.write_table(t, {file:?}, compression="gzip")
+"#,
+        file = path(&file),
+    ));
+    let (code, out, err) = verdicts("rds-sg-patterns/endpoints.toml", &file);
+    assert_eq!(code, Some(0), "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_eq!(v["endpoint"], "dbinstance3");
+    assert_eq!(v["records"], 3, "three good rows judged: {out}");
+    for (row, why) in [(2, "srcport"), (3, "protocol"), (4, "start")] {
+        let at = format!("odd.parquet:{row}");
+        let line = err
+            .lines()
+            .find(|l| l.contains(&at))
+            .unwrap_or_else(|| panic!("no {at} in {err}"));
+        assert!(line.contains(why), "{line}");
+    }
+    assert!(err.contains("3 malformed"), "{err}");
+    let out = vpcflow(&["parse", "--output", "json", path(&file)]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("column `tags`"), "{}", stderr(&out));
+}

@@ -366,6 +366,8 @@ fn verdict(a: VerdictArgs, now: i64) -> Result<VerdictJob> {
     let mut run = run_options(&a.decode)?;
     // Verdicts do not depend on record order: threads may share a large file.
     run.split = true;
+    // Parquet inputs: read only the columns verdicts use.
+    run.decoder.columns = Some(vpcflow_verdict::READ.map(str::to_owned).to_vec());
     if let Some(format) = &run.decoder.format {
         check_verdict_format(format, "--log-format")?;
     }

@@ -16,6 +16,7 @@ use hashbrown::HashTable;
 use std::hash::BuildHasher;
 
 use crate::field::Kind;
+use crate::render::Value;
 use crate::value::{self, ValueError};
 
 /// Why a field's token could not be appended.
@@ -415,6 +416,45 @@ impl Fixed<i32> {
     }
 }
 
+/// An unsigned integer no larger than `max` from a typed value: an integer, an integral float,
+/// or text holding one. Negative numbers are invalid, not wrapped.
+fn uint_of(value: &Value<'_>, max: u64) -> Result<u64, BadValue> {
+    let v: i128 = match value {
+        Value::Int(v) => *v,
+        Value::Float(f) if f.fract() == 0.0 && f.is_finite() => *f as i128,
+        Value::Str(s) => {
+            return crate::value::parse_uint(s.trim().as_bytes(), max).map_err(|e| match e {
+                crate::value::ValueError::Overflow => BadValue::Overflow,
+                crate::value::ValueError::Invalid => BadValue::Invalid,
+            });
+        }
+        _ => return Err(BadValue::Invalid),
+    };
+    if v < 0 {
+        Err(BadValue::Invalid)
+    } else if v > i128::from(max) {
+        Err(BadValue::Overflow)
+    } else {
+        Ok(v as u64)
+    }
+}
+
+/// The text of a typed value for a string column (integers as decimal, as a text log has them),
+/// written into `buf` when it is not text already.
+fn text_of<'v>(value: &'v Value<'_>, buf: &'v mut [u8; 40]) -> Result<&'v [u8], BadValue> {
+    use std::io::Write;
+    match value {
+        Value::Str(s) => Ok(s.as_bytes()),
+        Value::Int(v) => {
+            let mut cursor = std::io::Cursor::new(&mut buf[..]);
+            write!(cursor, "{v}").map_err(|_| BadValue::Invalid)?;
+            let n = cursor.position() as usize;
+            Ok(&buf[..n])
+        }
+        _ => Err(BadValue::Invalid),
+    }
+}
+
 /// Whether the token at `pos` is `-` (null).
 #[inline(always)]
 fn is_null(line: &[u8], pos: usize) -> bool {
@@ -499,6 +539,58 @@ impl ColumnBuilder {
                 data.extend_from_slice(text_token(line, pos)?);
                 offsets.push(data.len() as i32);
                 Ok(())
+            }
+        }
+    }
+
+    /// Appends a typed value (from a columnar source such as Parquet) into row `row`, checked
+    /// as the text would be: integers in range, addresses parsed, `-` and nulls null. On error
+    /// the row is left to be overwritten.
+    pub(crate) fn append_value(&mut self, row: usize, value: &Value<'_>) -> Result<(), BadValue> {
+        if matches!(value, Value::Null) || matches!(value, Value::Str("-")) {
+            self.append_null(row);
+            return Ok(());
+        }
+        match self {
+            ColumnBuilder::UInt8(c) => c.set(row, uint_of(value, u8::MAX as u64)? as u8),
+            ColumnBuilder::UInt16(c) => c.set(row, uint_of(value, u16::MAX as u64)? as u16),
+            ColumnBuilder::UInt64(c) => c.set(row, uint_of(value, u64::MAX)?),
+            ColumnBuilder::Timestamp(c) => c.set(row, uint_of(value, i64::MAX as u64)? as i64),
+            ColumnBuilder::Ip(c) => c.set(
+                row,
+                match value {
+                    Value::Ip(ip) => crate::value::ip_to_bytes(*ip),
+                    Value::Str(s) => {
+                        crate::value::parse_ip(s.as_bytes()).map_err(|_| BadValue::Invalid)?
+                    }
+                    _ => return Err(BadValue::Invalid),
+                },
+            ),
+            ColumnBuilder::Dict(keys, interner) => {
+                let mut buf = [0u8; 40];
+                keys.set(row, interner.intern(text_of(value, &mut buf)?));
+            }
+            ColumnBuilder::Text(offsets, data, _) => {
+                let mut buf = [0u8; 40];
+                data.extend_from_slice(text_of(value, &mut buf)?);
+                offsets.push(data.len() as i32);
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends a null into row `row`.
+    fn append_null(&mut self, row: usize) {
+        match self {
+            ColumnBuilder::UInt8(c) => c.null(row),
+            ColumnBuilder::UInt16(c) => c.null(row),
+            ColumnBuilder::UInt64(c) => c.null(row),
+            ColumnBuilder::Timestamp(c) => c.null(row),
+            ColumnBuilder::Ip(c) => c.null(row),
+            ColumnBuilder::Dict(keys, _) => keys.null(row),
+            ColumnBuilder::Text(offsets, data, nulls) => {
+                offsets.push(data.len() as i32);
+                nulls.push(row);
             }
         }
     }

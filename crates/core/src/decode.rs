@@ -18,6 +18,7 @@ use crate::builder::{BadValue, ColumnBuilder, record_fields};
 use crate::error::{Error, ErrorKind, Malformed, MalformedLine, Position, Result};
 use crate::field::Kind;
 use crate::format::LogFormat;
+use crate::render::Value;
 
 /// How a [`Decoder`] behaves.
 #[derive(Clone, Debug)]
@@ -33,6 +34,9 @@ pub struct DecoderOptions {
     /// An explicit format (`--log-format`). Without one, each source's header line decides,
     /// else the default version 2 format.
     pub format: Option<LogFormat>,
+    /// Only these fields are read from sources that can skip columns (Parquet); `None`: all.
+    /// Text sources are decoded whole whatever it says.
+    pub columns: Option<Vec<String>>,
 }
 
 impl Default for DecoderOptions {
@@ -43,6 +47,7 @@ impl Default for DecoderOptions {
             strict: false,
             max_reported: 100,
             format: None,
+            columns: None,
         }
     }
 }
@@ -338,6 +343,46 @@ impl Decoder {
         let result = self.line_complete(line);
         self.line_start = self.pos;
         result
+    }
+
+    /// Decodes one record given as typed values, one per column of the current format, in
+    /// order: a columnar source (Parquet) hands its rows over this way, with no text in
+    /// between. Values are checked as their text would be (integers in range and not negative,
+    /// addresses parsed, `-` null); a bad one makes the record malformed, reported at its row
+    /// (the "line" of the source).
+    pub fn decode_values<'v>(&mut self, values: impl IntoIterator<Item = Value<'v>>) -> Result<()> {
+        self.line += 1;
+        self.stats.lines += 1;
+        let expected = self.columns.len();
+        let mut found = 0;
+        for v in values {
+            if found < expected
+                && let Err(bad) = self.columns[found].append_value(self.rows, &v)
+            {
+                for column in &mut self.columns[..=found] {
+                    column.truncate(self.rows);
+                }
+                let field = self.field_name(found);
+                return self.malformed(match bad {
+                    BadValue::Invalid if self.kinds[found] == Kind::Ip => {
+                        Malformed::BadAddress { field }
+                    }
+                    BadValue::Invalid => Malformed::BadInteger { field },
+                    BadValue::Overflow => Malformed::IntegerOverflow { field },
+                    BadValue::Utf8 => Malformed::BadUtf8 { field },
+                });
+            }
+            found += 1;
+        }
+        if found != expected {
+            for column in &mut self.columns[..found.min(expected)] {
+                column.truncate(self.rows);
+            }
+            return self.malformed(Malformed::FieldCount { expected, found });
+        }
+        self.rows += 1;
+        self.stats.records += 1;
+        Ok(())
     }
 
     /// Emits the rows decoded so far as a batch, or `None` if there are none.

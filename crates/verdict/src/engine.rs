@@ -49,6 +49,26 @@ pub const REQUIRED: [&str; 6] = [
     "srcaddr", "dstaddr", "srcport", "dstport", "protocol", "action",
 ];
 
+/// Every field verdicts read: [`REQUIRED`], then those used where present. Sources that can
+/// skip columns (Parquet) read only these for `verdict` and `tail`.
+pub const READ: [&str; 15] = [
+    "srcaddr",
+    "dstaddr",
+    "srcport",
+    "dstport",
+    "protocol",
+    "action",
+    "log-status",
+    "interface-id",
+    "pkt-srcaddr",
+    "pkt-dstaddr",
+    "start",
+    "end",
+    "tcp-flags",
+    "flow-direction",
+    "reject-reason",
+];
+
 /// What one attempt costs in memory, all overheads included (a measured estimate): the memory
 /// bound is divided by it to give the attempts held before spilling.
 pub const BYTES_PER_ATTEMPT: usize = 64;

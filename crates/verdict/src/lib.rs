@@ -35,7 +35,7 @@ pub use attempts::PORT_REUSE_GAP_SECS;
 pub use catalogue::{Catalogue, CatalogueError, Endpoint, NoResolver, Resolve, SystemResolver};
 pub use codec::{StateError, VERSION as STATE_VERSION};
 pub use engine::{
-    Aggregator, BYTES_PER_ATTEMPT, DEFAULT_MEMORY_LIMIT, MissingFields, REQUIRED, Worker,
+    Aggregator, BYTES_PER_ATTEMPT, DEFAULT_MEMORY_LIMIT, MissingFields, READ, REQUIRED, Worker,
 };
 pub use outcome::{Attempt, Counts, Outcome, Timeline, Verdict, flag, tcp};
 pub use plan::Plan;
