@@ -5,7 +5,9 @@
 #     CloudWatch Logs, EC2 and RDS tests start on a loopback port (they fail, never skip,
 #     without it). 5.2.5 is the first version whose StartLiveTail the live-tail test can use
 #     (moto implements it from 5.2.2; 5.2.5 is the version the tests were written against),
-#   - pyarrow and duckdb from PyPI: independent readers the Parquet tests check files with.
+#   - pyarrow and duckdb from PyPI: independent readers the Parquet tests check files with,
+#   - Chromium from Debian's packages: the real browser the HTML report is checked in (headless;
+#     nothing is downloaded at test time).
 set -euo pipefail
 
 PYTHON="${PYTHON:-python3}"
@@ -34,5 +36,17 @@ command -v moto_server >/dev/null 2>&1 || {
 have_moto="$("$PYTHON" -c 'import moto; print(moto.__version__)')"
 [[ "$have_moto" == "$MOTO_VERSION" ]] || {
   echo "moto is $have_moto after installing moto[server]==$MOTO_VERSION" >&2
+  exit 1
+}
+
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "==> apt-get install chromium"
+  sudo=()
+  [[ "$(id -u)" -eq 0 ]] || sudo=(sudo)
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+fi
+command -v chromium >/dev/null 2>&1 || {
+  echo "chromium is still not on PATH after apt-get install chromium" >&2
   exit 1
 }

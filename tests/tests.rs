@@ -15,6 +15,7 @@ mod faults;
 mod logs;
 mod order;
 mod parse;
+mod report;
 mod s3;
 mod split;
 mod verdict;

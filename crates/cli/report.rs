@@ -1,15 +1,16 @@
-//! What a run says: the verdicts on stdout (table, JSON lines or CSV), what went wrong per
+//! What a run says: the verdicts on stdout (table, JSON lines or CSV) or in an HTML file, what went wrong per
 //! source on stderr, and the exit code.
 
 use std::io::Write;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use arrow_array::RecordBatch;
 use vpcflow_input::SourceReport;
 use vpcflow_sink::{BatchWriter, CsvWriter, Fit, JsonLinesWriter, TableWriter};
 use vpcflow_verdict::Report;
 
 use crate::flags::VerdictOutput;
+use crate::flags::resolve::OutFile;
 use crate::output;
 
 /// Success (and, for `verdict`, nothing blocked).
@@ -31,7 +32,42 @@ pub fn verdict_exit(failed: bool, report: &Report) -> u8 {
     }
 }
 
-/// Writes the verdicts to stdout in the chosen form.
+/// What the sources of a run came to, for the HTML report's header.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Tally {
+    /// Malformed records skipped.
+    pub malformed: u64,
+    /// Sources not read to their end.
+    pub unreadable: u64,
+}
+
+impl Tally {
+    /// The tally of these sources.
+    pub fn of(reports: &[SourceReport]) -> Tally {
+        Tally {
+            malformed: reports.iter().map(|r| r.malformed).sum(),
+            unreadable: reports.iter().filter(|r| r.error.is_some()).count() as u64,
+        }
+    }
+}
+
+/// Writes the HTML report to `out`.
+pub fn write_html(report: &Report, meta: &vpcflow_report::Meta, out: &OutFile) -> Result<()> {
+    let page = vpcflow_report::render(report, meta);
+    let mut file = output::create_out(&out.path, out.force)?;
+    file.write_all(page.as_bytes())
+        .and_then(|()| file.flush())
+        .with_context(|| format!("cannot write {}", out.path.display()))?;
+    eprintln!(
+        "wrote {} ({} pairs, {:.0} KB)",
+        out.path.display(),
+        report.verdicts.len(),
+        page.len() as f64 / 1e3
+    );
+    Ok(())
+}
+
+/// Writes the verdicts to stdout in the chosen form (HTML goes through [`write_html`]).
 pub fn write_verdicts(report: &Report, format: VerdictOutput) -> Result<()> {
     let out = output::stdout();
     let (batch, mut writer): (RecordBatch, Box<dyn BatchWriter>) = match format {
@@ -41,6 +77,7 @@ pub fn write_verdicts(report: &Report, format: VerdictOutput) -> Result<()> {
         ),
         VerdictOutput::Json => (report.to_batch(), Box::new(JsonLinesWriter::new(out))),
         VerdictOutput::Csv => (report.to_batch(), Box::new(CsvWriter::new(out))),
+        VerdictOutput::Html => anyhow::bail!("the HTML report goes to a file: pass --out FILE"),
     };
     if batch.num_rows() > 0 || format == VerdictOutput::Table {
         writer.write(&batch)?;

@@ -12,6 +12,7 @@ use vpcflow_checkpoint::{CheckpointFile, Fingerprint};
 use vpcflow_input::{Input, SourceReport, SourceSink, for_each_batch};
 use vpcflow_verdict::{Aggregator, Catalogue, MissingFields, Worker};
 
+use crate::flags::VerdictOutput;
 use crate::flags::resolve::{Inputs, VerdictJob, VerdictSource, Window, check_verdict_format};
 use crate::report;
 use crate::{aws, catalogue, logs, s3};
@@ -49,7 +50,7 @@ pub fn run(job: VerdictJob) -> Result<u8> {
         c.data.meta = serde_json::json!({ "window": [since, until] });
         tracing::info!(objects = c.data.sources.len(), "resuming from checkpoint");
     }
-    let failed = match &job.source {
+    let (failed, tally) = match &job.source {
         VerdictSource::LogGroup(opts) => {
             let rt = aws::runtime(job.run.threads)?;
             let group = rt.block_on(logs::read_into(
@@ -59,7 +60,8 @@ pub fn run(job: VerdictJob) -> Result<u8> {
                 &aggregator,
                 (since, until),
             ))?;
-            report::sources(&[group])
+            let tally = report::Tally::of(std::slice::from_ref(&group));
+            (report::sources(&[group]), tally)
         }
         VerdictSource::Inputs(Inputs::S3(urls)) => {
             let every = job.checkpoint.as_ref().map_or(Duration::ZERO, |c| c.1);
@@ -82,7 +84,21 @@ pub fn run(job: VerdictJob) -> Result<u8> {
     if let Some(network) = &network {
         vpcflow_explain::explain_report(network, aggregator.catalogue(), &mut report);
     }
-    report::write_verdicts(&report, job.output)?;
+    match (&job.out, job.output) {
+        (Some(out), VerdictOutput::Html) => {
+            let meta = vpcflow_report::Meta {
+                inputs: match &job.source {
+                    VerdictSource::LogGroup(opts) => vec![format!("logs:{}", opts.group)],
+                    VerdictSource::Inputs(_) => job.spelled_inputs.clone(),
+                },
+                window: (since, until),
+                malformed: tally.malformed,
+                unreadable: tally.unreadable,
+            };
+            report::write_html(&report, &meta, out)?;
+        }
+        (_, format) => report::write_verdicts(&report, format)?,
+    }
     report::summarize(&report);
     Ok(report::verdict_exit(failed, &report))
 }
@@ -99,7 +115,11 @@ fn open_checkpoint(path: &Path, job: &VerdictJob, catalogue: &Catalogue) -> Resu
 }
 
 /// Local files and stdin: every batch straight into the aggregator.
-fn from_files(job: &VerdictJob, inputs: &[Input], aggregator: &Aggregator) -> Result<bool> {
+fn from_files(
+    job: &VerdictJob,
+    inputs: &[Input],
+    aggregator: &Aggregator,
+) -> Result<(bool, report::Tally)> {
     let missing: Mutex<Option<MissingFields>> = Mutex::default();
     let on_batch = |batch: RecordBatch| -> std::io::Result<()> {
         if let Err(e) = aggregator.worker().add_batch(&batch)
@@ -115,7 +135,7 @@ fn from_files(job: &VerdictJob, inputs: &[Input], aggregator: &Aggregator) -> Re
     }
     report::unknown_fields(&reports);
     check_formats(&reports)?;
-    Ok(report::sources(&reports))
+    Ok((report::sources(&reports), report::Tally::of(&reports)))
 }
 
 /// A source whose header line named a format without the fields verdicts need is an error,
@@ -136,7 +156,7 @@ fn from_s3(
     aggregator: &Arc<Aggregator>,
     checkpoint: Option<CheckpointFile>,
     every: Duration,
-) -> Result<bool> {
+) -> Result<(bool, report::Tally)> {
     let started = Instant::now();
     let shared = Arc::new(Shared {
         aggregator: aggregator.clone(),
@@ -176,7 +196,10 @@ fn from_s3(
     }
     report::unknown_fields(&summary.reports);
     check_formats(&summary.reports)?;
-    Ok(s3::report(&summary, started.elapsed()))
+    Ok((
+        s3::report(&summary, started.elapsed()),
+        report::Tally::of(&summary.reports),
+    ))
 }
 
 /// The checkpoint of a run, and when it was last written.

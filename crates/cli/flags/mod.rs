@@ -58,6 +58,9 @@ Examples:
   vpcflow verdict --endpoints testdata/rds-sg-patterns/endpoints.toml --explain \\
       --config-snapshot testdata/rds-sg-patterns/config testdata/rds-sg-patterns/cloudwatch/
   vpcflow verdict --discover --explain --region ap-northeast-1 --since 2h --log-group flows
+  vpcflow verdict --endpoints testdata/rds-sg-patterns/endpoints.toml --explain \
+      --config-snapshot testdata/rds-sg-patterns/config --output html --out report.html \
+      testdata/rds-sg-patterns/cloudwatch/
 
 Verdicts: blocked (every attempt blocked), allowed (every attempt connected), intermittent
 (some of each; the reason says since when), unanswered (none blocked, none connected).
@@ -163,6 +166,9 @@ pub enum VerdictOutput {
     Json,
     /// CSV with a header row.
     Csv,
+    /// One self-contained HTML page (needs --out): a timeline per pair, the path that blocked
+    /// it with --explain.
+    Html,
 }
 
 #[derive(Debug, Args)]
@@ -198,6 +204,14 @@ pub struct VerdictArgs {
     /// What to write.
     #[arg(short, long, value_enum, default_value_t = VerdictOutput::Table)]
     pub output: VerdictOutput,
+
+    /// The file --output html writes (the other outputs go to stdout).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
+    /// Overwrite --out if it exists.
+    #[arg(long)]
+    pub force: bool,
 
     /// Only records that end at or after this time: RFC 3339, or relative to now (`90s`, `30m`,
     /// `2h`, `7d`).

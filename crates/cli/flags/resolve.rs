@@ -133,6 +133,8 @@ pub struct VerdictJob {
     pub catalogue: CatalogueFrom,
     pub explain: Option<ExplainFrom>,
     pub output: VerdictOutput,
+    /// `--out FILE` (`--force` to overwrite).
+    pub out: Option<OutFile>,
     pub window: Window,
     /// `--checkpoint FILE` and how often it is written.
     pub checkpoint: Option<(PathBuf, Duration)>,
@@ -384,6 +386,13 @@ fn verdict(a: VerdictArgs, now: i64) -> Result<VerdictJob> {
     if a.checkpoint.is_some() && !matches!(source, VerdictSource::Inputs(Inputs::S3(_))) {
         bail!("--checkpoint applies to s3:// inputs");
     }
+    match (a.output, &a.out) {
+        (VerdictOutput::Html, None) => {
+            bail!("--output html needs --out FILE (the report is one HTML file)")
+        }
+        (VerdictOutput::Html, Some(_)) | (_, None) => {}
+        (_, Some(_)) => bail!("--out is for --output html; the other outputs go to stdout"),
+    }
     let explain = match (&a.config_snapshot, a.explain) {
         (Some(dir), _) => Some(ExplainFrom::Snapshot(dir.clone())),
         (None, true) => Some(ExplainFrom::Live),
@@ -395,6 +404,7 @@ fn verdict(a: VerdictArgs, now: i64) -> Result<VerdictJob> {
         source,
         explain,
         output: a.output,
+        out: out_file(&a.out, a.force),
         checkpoint: a.checkpoint.map(|p| (p, a.checkpoint_every)),
         memory: Memory {
             limit: a.memory.memory_limit.0,

@@ -2,7 +2,7 @@
 //! that refuses traffic through the internet gateway before any security group or network ACL
 //! is consulted. Such attempts are never blamed on a rule, and never make a contradiction.
 
-use vpcflow_verdict::{Explanation, Outcome, PairVerdict};
+use vpcflow_verdict::{Explanation, Hop, Outcome, PairVerdict};
 
 use crate::config::{BlockPublicAccess, NetworkInterface};
 
@@ -60,6 +60,7 @@ pub(crate) fn explain(
     let Some(bpa) = bpa else {
         return Explanation {
             blocked_by: Some("bpa".to_owned()),
+            hop: Some(Hop::VpcControl),
             detail: format!(
                 "the REJECTs of {flow} carry reject-reason BPA: VPC Block Public Access refuses it at the VPC level, before security groups and network ACLs are consulted, so no rule is to blame; the configuration has no Block Public Access settings to say which mode and exclusion (aws ec2 describe-vpc-block-public-access-options and describe-vpc-block-public-access-exclusions)"
             ),
@@ -115,6 +116,7 @@ pub(crate) fn explain(
     };
     Explanation {
         blocked_by: Some(format!("bpa:{mode}")),
+        hop: Some(Hop::VpcControl),
         detail: format!(
             "VPC Block Public Access is in {mode} mode in this region and {exclusions}: it REJECTs {flow} at the VPC level (reject-reason BPA), before security groups and network ACLs are consulted, so no rule is to blame"
         ),

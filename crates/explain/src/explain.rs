@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 
 use vpcflow_verdict::{
-    Catalogue, Endpoint, Explanation, Outcome, PairVerdict, Report, Verdict, rfc3339,
+    Catalogue, Endpoint, Explanation, Hop, Outcome, PairVerdict, Report, Verdict, rfc3339,
 };
 
 use crate::config::{Config, Index, NetworkInterface};
@@ -35,6 +35,18 @@ enum Stage {
 }
 
 impl Stage {
+    /// The hop of the path this stage checks.
+    fn hop(self) -> Hop {
+        match self {
+            Stage::ClientSg => Hop::ClientSg,
+            Stage::ClientAclOut => Hop::ClientAclOut,
+            Stage::EndpointAclIn => Hop::EndpointAclIn,
+            Stage::EndpointSg => Hop::EndpointSg,
+            Stage::EndpointAclReply => Hop::EndpointAclReply,
+            Stage::ClientAclReply => Hop::ClientAclReply,
+        }
+    }
+
     /// The outcome a block at this stage shows in the logs.
     fn outcome(self) -> Outcome {
         match self {
@@ -216,6 +228,7 @@ impl<'a> Explainer<'a> {
                     fix: Some(primary.fix.clone()),
                     self_reference: primary.self_reference,
                     contradiction: false,
+                    hop: Some(primary.stage.hop()),
                 })
             }
             (true, None) => {
@@ -259,6 +272,7 @@ impl<'a> Explainer<'a> {
                     fix: None,
                     self_reference: admitted_through_self.is_some(),
                     contradiction,
+                    hop: None,
                 })
             }
             (false, Some(b)) => Some(Explanation {
@@ -271,6 +285,7 @@ impl<'a> Explainer<'a> {
                 fix: Some(b.fix.clone()),
                 self_reference: b.self_reference,
                 contradiction: true,
+                hop: Some(b.stage.hop()),
             }),
             (false, None) => admitted_through_self.map(|g| Explanation {
                 blocked_by: None,
@@ -284,6 +299,7 @@ impl<'a> Explainer<'a> {
                 )),
                 self_reference: true,
                 contradiction: false,
+                hop: None,
             }),
         }
     }
@@ -840,6 +856,7 @@ mod tests {
             endpoint_enis: vec![],
             reject_reasons: vec![],
             sampled: false,
+            timeline: vec![],
             explanation: None,
         }
     }

@@ -39,7 +39,7 @@ pub use engine::{
 };
 pub use outcome::{Attempt, Counts, Outcome, Timeline, Verdict, flag, tcp};
 pub use plan::Plan;
-pub use report::{Confidence, Explanation, PairVerdict, Report, RunStats, Side, rfc3339};
+pub use report::{Confidence, Explanation, Hop, PairVerdict, Report, RunStats, Side, rfc3339};
 pub use spill::remove_spill_dirs;
 pub use state::VerdictState;
 

@@ -106,6 +106,9 @@ pub struct PairVerdict {
     /// Some of the pair's records came from a sampled live-tail update (`tail`): the counts
     /// are a sample, not every attempt.
     pub sampled: bool,
+    /// Every attempt's start (Unix seconds) and outcome, in time order: the pair's timeline
+    /// (the HTML report draws it).
+    pub timeline: Vec<(i64, Outcome)>,
     /// What the network configuration says about the pair (`verdict --explain`).
     pub explanation: Option<Explanation>,
 }
@@ -128,6 +131,59 @@ pub struct Explanation {
     /// The configuration disagrees with the logs (it admits what was REJECTed, or blocks what
     /// connected).
     pub contradiction: bool,
+    /// Where on the path the blocking component sits, when one does.
+    pub hop: Option<Hop>,
+}
+
+/// A hop of a connection's path, in path order: the request from the client to the endpoint,
+/// then the reply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Hop {
+    /// The client ENI's security groups, outbound.
+    ClientSg,
+    /// The client subnet's network ACL, outbound.
+    ClientAclOut,
+    /// A VPC-level control (Block Public Access), before any rule.
+    VpcControl,
+    /// The endpoint subnet's network ACL, inbound.
+    EndpointAclIn,
+    /// The endpoint ENI's security groups, inbound.
+    EndpointSg,
+    /// The endpoint subnet's network ACL, outbound (the reply).
+    EndpointAclReply,
+    /// The client subnet's network ACL, inbound (the reply).
+    ClientAclReply,
+}
+
+impl Hop {
+    /// The request path, then the return path.
+    pub const PATH: [Hop; 7] = [
+        Hop::ClientSg,
+        Hop::ClientAclOut,
+        Hop::VpcControl,
+        Hop::EndpointAclIn,
+        Hop::EndpointSg,
+        Hop::EndpointAclReply,
+        Hop::ClientAclReply,
+    ];
+
+    /// What the hop is, in words.
+    pub fn label(self) -> &'static str {
+        match self {
+            Hop::ClientSg => "client security groups (out)",
+            Hop::ClientAclOut => "client subnet network ACL (out)",
+            Hop::VpcControl => "VPC Block Public Access",
+            Hop::EndpointAclIn => "database subnet network ACL (in)",
+            Hop::EndpointSg => "database security groups (in)",
+            Hop::EndpointAclReply => "database subnet network ACL (reply out)",
+            Hop::ClientAclReply => "client subnet network ACL (reply in)",
+        }
+    }
+
+    /// Whether the hop is on the return path.
+    pub fn is_reply(self) -> bool {
+        matches!(self, Hop::EndpointAclReply | Hop::ClientAclReply)
+    }
 }
 
 /// Counts over a whole run.
@@ -325,6 +381,10 @@ pub(crate) fn judge(
             .map(|(r, n)| (r.to_string(), *n))
             .collect(),
         sampled: false,
+        timeline: attempts
+            .iter()
+            .map(|&(first, _, _, a)| (first, a.outcome()))
+            .collect(),
         explanation: None,
     }
 }
