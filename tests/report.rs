@@ -27,7 +27,8 @@ fn bundled_report(dir: &Path) -> std::path::PathBuf {
 }
 
 /// Chromium, headless, on `page` at `width`×900 with `args` (`--dump-dom`, `--screenshot=…`,
-/// `--print-to-pdf=…`); its stdout.
+/// `--print-to-pdf=…`); its stdout. The page may write nothing to the console: Chromium logs
+/// every console message and uncaught error to stderr (`INFO:CONSOLE`), and any fails the test.
 fn chromium(dir: &Path, page: &Path, width: u32, args: &[&str]) -> String {
     let profile = dir.join(format!("profile-{width}-{}", args.len()));
     let out = Command::new("chromium")
@@ -38,6 +39,8 @@ fn chromium(dir: &Path, page: &Path, width: u32, args: &[&str]) -> String {
             "--disable-dev-shm-usage",
             "--no-first-run",
             "--hide-scrollbars",
+            "--enable-logging=stderr",
+            "--v=0",
             &format!("--user-data-dir={}", profile.display()),
             &format!("--window-size={width},900"),
         ])
@@ -47,7 +50,10 @@ fn chromium(dir: &Path, page: &Path, width: u32, args: &[&str]) -> String {
         .unwrap_or_else(|e| {
             panic!("cannot run chromium ({e}); scripts/install-test-deps.sh installs it")
         });
-    assert!(out.status.success(), "chromium: {}", stderr(&out));
+    let err = stderr(&out);
+    assert!(out.status.success(), "chromium: {err}");
+    let console: Vec<&str> = err.lines().filter(|l| l.contains(":CONSOLE")).collect();
+    assert!(console.is_empty(), "console output: {console:#?}");
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -82,6 +88,18 @@ fn the_report_renders_in_a_real_browser_blocked_first_with_the_failing_hop() {
         })
         .collect();
     assert_eq!(order, ["dbinstance1", "dbinstance2", "dbinstance3"]);
+    for (db, verdict) in [
+        ("dbinstance1", "blocked"),
+        ("dbinstance2", "blocked"),
+        ("dbinstance3", "allowed"),
+    ] {
+        assert!(
+            dom.contains(&format!(
+                "data-verdict=\"{verdict}\" data-endpoint=\"{db}\""
+            )),
+            "{db} is not {verdict}"
+        );
+    }
     let allowed = dom.find("<details class=\"allowed\"").unwrap();
     assert!(dom.find("data-endpoint=\"dbinstance3\"").unwrap() > allowed);
     // Each blocked pair marks the database's security groups, with the group and the fix.
@@ -108,21 +126,28 @@ fn the_report_renders_in_a_real_browser_blocked_first_with_the_failing_hop() {
         "wider than a 390 px screen"
     );
 
-    // Screenshots at both widths, and the print stylesheet through print-to-PDF.
-    for width in [1280u32, 390] {
-        let png = dir.path().join(format!("report-{width}.png"));
+    // Screenshots at both widths, next to one of an empty page (what blank compresses to), and
+    // the print stylesheet through print-to-PDF.
+    let empty = dir.path().join("empty.html");
+    std::fs::write(&empty, "<!doctype html><title>empty</title>").unwrap();
+    let shot = |page: &Path, width: u32, name: &str| {
+        let png = dir.path().join(name);
         chromium(
             dir.path(),
-            &page,
+            page,
             width,
             &[&format!("--screenshot={}", png.display())],
         );
         let bytes = std::fs::read(&png).unwrap();
-        assert!(bytes.starts_with(b"\x89PNG"), "no screenshot at {width}");
+        assert!(bytes.starts_with(b"\x89PNG"), "no screenshot {name}");
+        (png, bytes.len())
+    };
+    for width in [1280u32, 390] {
+        let (_, blank) = shot(&empty, width, &format!("empty-{width}.png"));
+        let (png, size) = shot(&page, width, &format!("report-{width}.png"));
         assert!(
-            bytes.len() > 10_000,
-            "a {width} px screenshot of {} bytes is blank",
-            bytes.len()
+            size > 10 * blank,
+            "a {width} px screenshot of {size} bytes looks blank (an empty page: {blank})"
         );
         if let Ok(keep) = std::env::var("VPCFLOW_KEEP_SCREENSHOTS") {
             std::fs::copy(&png, Path::new(&keep).join(format!("report-{width}.png"))).unwrap();
@@ -179,4 +204,82 @@ fn html_needs_a_file_and_is_only_for_html() {
             .unwrap()
             .starts_with("<!doctype html>")
     );
+}
+
+/// Without a browser: the page parsed (Python's html.parser), every pair's counts equal the JSON
+/// output's, and each timeline has one bar series per outcome its attempts had.
+#[test]
+fn the_page_holds_the_json_counts_and_one_bar_series_per_outcome() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = bundled_report(dir.path());
+    let parsed = crate::common::python(&format!(
+        r#"
+import json
+from html.parser import HTMLParser
+class P(HTMLParser):
+    def __init__(self):
+        super().__init__(); self.pairs = []; self.svg = False
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "article":
+            self.pairs.append({{k[5:]: v for k, v in a.items() if k.startswith("data-")}} | {{"series": []}})
+        elif tag == "svg" and "timeline" in a.get("class", ""):
+            self.svg = True
+        elif tag == "path" and self.svg:
+            self.pairs[-1]["series"].append(a["class"])
+    def handle_endtag(self, tag):
+        if tag == "svg": self.svg = False
+p = P(); p.feed(open({page:?}).read())
+print(json.dumps(p.pairs))
+"#,
+        page = path(&page),
+    ));
+    let pairs: Vec<serde_json::Value> = serde_json::from_str(parsed.trim()).unwrap();
+    let json = vpcflow(&[
+        "verdict",
+        "--endpoints",
+        path(&testdata("rds-sg-patterns/endpoints.toml")),
+        "--output",
+        "json",
+        path(&testdata("rds-sg-patterns/cloudwatch")),
+    ]);
+    let rows: Vec<serde_json::Value> = crate::common::stdout(&json)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(pairs.len(), rows.len());
+    for row in &rows {
+        let p = pairs
+            .iter()
+            .find(|p| p["endpoint"] == row["endpoint"] && p["client"] == row["client"])
+            .unwrap_or_else(|| panic!("{row} is not in the page"));
+        assert_eq!(p["verdict"], row["verdict"]);
+        for key in ["attempts", "blocked", "connected", "unanswered", "records"] {
+            assert_eq!(
+                p[key].as_str().unwrap(),
+                row[key].to_string(),
+                "{key} of {row}"
+            );
+        }
+        let mut expected: Vec<&str> = [
+            ("o-egress", "blocked_egress"),
+            ("o-ingress", "blocked_ingress"),
+            ("o-return", "blocked_return"),
+            ("o-connected", "connected"),
+            ("o-unanswered", "unanswered"),
+        ]
+        .iter()
+        .filter(|(_, k)| row[*k].as_u64().unwrap() > 0)
+        .map(|(c, _)| *c)
+        .collect();
+        let mut series: Vec<&str> = p["series"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap())
+            .collect();
+        expected.sort_unstable();
+        series.sort_unstable();
+        assert_eq!(series, expected, "the bar series of {row}");
+    }
 }

@@ -243,7 +243,7 @@ fn pair(out: &mut String, v: &PairVerdict, axis: &Axis) {
     let verdict = v.verdict.as_str();
     let _ = write!(
         out,
-        "<article class=\"pair v-{verdict}\" data-verdict=\"{verdict}\" data-endpoint=\"{e}\" data-client=\"{c}\" data-attempts=\"{n}\">\
+        "<article class=\"pair v-{verdict}\" data-verdict=\"{verdict}\" data-endpoint=\"{e}\" data-client=\"{c}\" data-attempts=\"{n}\" data-blocked=\"{blocked}\" data-connected=\"{conn}\" data-unanswered=\"{unans}\" data-records=\"{records}\">\
          <h3><span class=\"badge\">{upper}</span> {e} ← {c} <span class=\"port\">tcp/{port}</span></h3>\
          <p class=\"reason\">{reason}</p>\
          <p class=\"counts\">{n} attempts: {blocked} blocked ({ing} at ingress, {ret} on the return path, {egr} at egress), {conn} connected, {unans} unanswered; first seen {first}, last seen {last}; confidence {conf}{sampled}</p>",
@@ -259,6 +259,7 @@ fn pair(out: &mut String, v: &PairVerdict, axis: &Axis) {
         egr = v.counts.blocked_egress,
         conn = v.counts.connected,
         unans = v.counts.unanswered,
+        records = v.records,
         first = rfc3339(v.first_seen),
         last = rfc3339(v.last_seen),
         conf = v.confidence.as_str(),
@@ -584,6 +585,7 @@ mod tests {
             ..Report::default()
         };
         let page = render(&report, &Meta::default());
+        eprintln!("1,000 pairs of 5,000 attempts: {} bytes", page.len());
         assert!(page.len() < 5_000_000, "{} bytes", page.len());
         assert_eq!(page.matches("<article").count(), 1000);
         // Binned: at most one path per outcome per pair.
