@@ -799,3 +799,58 @@ fn the_same_rejects_without_a_reason_keep_the_groups_explanation() {
     let pair = reject_reason_pair("plain.log", Some(&path(SNAPSHOT)));
     assert_eq!(pair["blocked_by"], format!("sg:{}", DB_SG[1]), "{pair}");
 }
+
+/// Expected clients named by security group, resolved live: the scenario's network in moto's
+/// EC2, no snapshot and no --explain. The app server's ENI carries the client group, so only the
+/// public client's connection is flagged; moto's subnets are the VPC's ranges.
+#[test]
+fn an_expected_security_group_resolves_through_ec2_in_moto() {
+    let moto = Moto::start();
+    let built = build(&moto);
+    let dir = tempfile::tempdir().unwrap();
+    let catalogue = dir.path().join("endpoints.toml");
+    let text = std::fs::read_to_string(testdata("expected-clients/endpoints-sg.toml")).unwrap();
+    std::fs::write(
+        &catalogue,
+        text.replace("sg-0d4e5f6a7b8c90004", &built.client_sg),
+    )
+    .unwrap();
+    let before = moto.requests("POST /").len();
+    let out = vpcflow_env(
+        &[
+            "verdict",
+            "--endpoints",
+            catalogue.to_str().unwrap(),
+            "-o",
+            "json",
+            &path("expected-clients/flows.log"),
+        ],
+        &moto.env(),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let flagged: Vec<(String, bool, bool)> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|v| v["endpoint"] == "dbinstance3")
+        .map(|v| {
+            (
+                v["client"].as_str().unwrap().to_owned(),
+                v["unexpected"].as_bool().unwrap(),
+                v["public"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        flagged,
+        [
+            ("10.0.1.10".to_owned(), false, false),
+            ("10.0.1.20".to_owned(), false, false),
+            ("198.51.100.9".to_owned(), true, true),
+        ]
+    );
+    // DescribeSecurityGroups, DescribeNetworkAcls, DescribeNetworkInterfaces, DescribeSubnets.
+    assert!(
+        moto.requests("POST /").len() - before >= 4,
+        "the group was resolved through EC2"
+    );
+}

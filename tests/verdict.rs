@@ -15,7 +15,12 @@ fn verdicts(args: &[&str]) -> (Option<i32>, Vec<Value>, String) {
         "json",
     ];
     all.extend_from_slice(args);
-    let out = vpcflow(&all);
+    json_run(&all)
+}
+
+/// Runs vpcflow with `args` (JSON lines out): exit code, rows, stderr.
+fn json_run(args: &[&str]) -> (Option<i32>, Vec<Value>, String) {
+    let out = vpcflow(args);
     let rows = stdout(&out)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -267,4 +272,103 @@ fn the_table_fits_the_screen() {
     json_args.extend(["--output", "json"]);
     let json = crate::common::vpcflow_env(&json_args, &[("COLUMNS", "80".into())]);
     assert!(stdout(&json).contains("no security group or NACL rule admits 10.0.1.10 on tcp/3306"));
+}
+
+/// `verdict --output json` on the expected-clients fixture with catalogue `endpoints`.
+fn expected_run(endpoints: &str, extra: &[&str]) -> (Option<i32>, Vec<Value>, String) {
+    let (cat, flows) = (
+        testdata(&format!("expected-clients/{endpoints}")),
+        testdata("expected-clients/flows.log"),
+    );
+    let mut args = vec![
+        "verdict",
+        "--endpoints",
+        cat.to_str().unwrap(),
+        "-o",
+        "json",
+        flows.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    json_run(&args)
+}
+
+/// The (unexpected, public) flags of each dbinstance3 client.
+fn flags(rows: &[Value]) -> Vec<(String, bool, bool)> {
+    rows.iter()
+        .filter(|r| r["endpoint"] == "dbinstance3")
+        .map(|r| {
+            (
+                r["client"].as_str().unwrap().to_owned(),
+                r["unexpected"].as_bool().unwrap(),
+                r["public"].as_bool().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn unexpected_and_public_clients_are_flagged_and_fail_on_decides_the_exit_code() {
+    let (code, rows, err) = expected_run("endpoints.toml", &[]);
+    assert_eq!(code, Some(1), "dbinstance1 is blocked: {err}");
+    assert_eq!(
+        flags(&rows),
+        [
+            ("10.0.1.10".to_owned(), true, false),
+            ("10.0.1.20".to_owned(), false, false),
+            ("198.51.100.9".to_owned(), true, true),
+        ],
+        "the bastion is expected, the app server is not, the public client never is"
+    );
+    let blocked = by_endpoint(&rows, "dbinstance1");
+    assert_eq!(
+        (blocked["unexpected"].as_bool(), blocked["public"].as_bool()),
+        (Some(false), Some(false)),
+        "a blocked pair did not connect"
+    );
+    assert!(
+        err.contains("2 unexpected connections (1 from outside the VPC)"),
+        "{err}"
+    );
+    // Without the blocked pair, only --fail-on decides.
+    let until = ["--until", "2026-11-20T09:04:30Z"];
+    let (code, _, err) = expected_run("endpoints.toml", &until);
+    assert_eq!(
+        code,
+        Some(0),
+        "unexpected connections alone pass by default: {err}"
+    );
+    let (code, _, err) = expected_run(
+        "endpoints.toml",
+        &[&until[..], &["--fail-on", "blocked,unexpected"]].concat(),
+    );
+    assert_eq!(code, Some(1), "{err}");
+    let (code, _, err) = expected_run("endpoints.toml", &["--fail-on", "blocked,surprises"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("`surprises` is not blocked or unexpected"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_expected_security_group_resolves_through_the_snapshot() {
+    let snapshot = testdata("rds-sg-patterns/config");
+    let (code, rows, err) = expected_run(
+        "endpoints-sg.toml",
+        &["--config-snapshot", snapshot.to_str().unwrap()],
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(
+        flags(&rows),
+        [
+            ("10.0.1.10".to_owned(), false, false),
+            ("10.0.1.20".to_owned(), false, false),
+            ("198.51.100.9".to_owned(), true, true),
+        ],
+        "sg-0d4e5f6a7b8c90004 is on the app server's ENI; the public client is outside the VPC's subnets"
+    );
+    assert!(
+        err.contains("1 unexpected connection (1 from outside the VPC)"),
+        "{err}"
+    );
 }

@@ -70,3 +70,65 @@ pub fn network(from: &ExplainFrom, connect: &AwsOptions) -> Result<Config> {
         }),
     }
 }
+
+/// The network configuration as expected clients see it: security groups resolve to the
+/// addresses of the ENIs that carry them, and the VPC is its subnets' ranges.
+pub struct ConfigNetwork<'a>(pub &'a Config);
+
+impl vpcflow_verdict::expect::Network for ConfigNetwork<'_> {
+    fn group_addresses(&self, id: &str) -> Option<Vec<std::net::IpAddr>> {
+        Some(
+            self.0
+                .network_interfaces
+                .iter()
+                .filter(|e| e.group_ids().contains(&id))
+                .flat_map(|e| e.addresses())
+                .collect(),
+        )
+    }
+
+    fn vpc_ranges(&self) -> Option<Vec<vpcflow_verdict::expect::Net>> {
+        Some(
+            self.0
+                .subnets
+                .iter()
+                .flat_map(|s| {
+                    s.cidr_block.iter().chain(
+                        s.ipv6_cidr_block_association_set
+                            .iter()
+                            .map(|c| &c.ipv6_cidr_block),
+                    )
+                })
+                .filter_map(|c| vpcflow_verdict::expect::Net::parse(c))
+                .collect(),
+        )
+    }
+}
+
+/// Flags unexpected and public clients in `report`, resolving security groups through `network`,
+/// or through EC2 (live) when the catalogue names groups and no configuration was read.
+pub fn mark_expected(
+    report: &mut vpcflow_verdict::Report,
+    catalogue: &Catalogue,
+    network: Option<&Config>,
+    connect: &AwsOptions,
+) -> Result<vpcflow_verdict::expect::Marked> {
+    let names_groups = catalogue
+        .endpoints
+        .iter()
+        .any(|e| e.expected_clients.iter().any(|c| c.starts_with("sg-")));
+    let fetched = match network {
+        None if names_groups => Some(self::network(&ExplainFrom::Live, connect)?),
+        _ => None,
+    };
+    let marked = match network.or(fetched.as_ref()) {
+        Some(config) => vpcflow_verdict::expect::mark(report, catalogue, &ConfigNetwork(config)),
+        None => {
+            vpcflow_verdict::expect::mark(report, catalogue, &vpcflow_verdict::expect::NoNetwork)
+        }
+    };
+    for id in &marked.unresolved_groups {
+        eprintln!("warning: expected client {id} is on no ENI of the configuration");
+    }
+    Ok(marked)
+}

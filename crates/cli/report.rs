@@ -11,6 +11,7 @@ use vpcflow_verdict::Report;
 
 use crate::flags::VerdictOutput;
 use crate::flags::resolve::OutFile;
+use crate::flags::values::FailOn;
 use crate::output;
 
 /// Success (and, for `verdict`, nothing blocked).
@@ -22,10 +23,12 @@ pub const EXIT_BLOCKED: u8 = 1;
 pub const EXIT_ERROR: u8 = 2;
 
 /// The exit code of a verdict run.
-pub fn verdict_exit(failed: bool, report: &Report) -> u8 {
+pub fn verdict_exit(failed: bool, report: &Report, fail_on: FailOn) -> u8 {
     if failed {
         EXIT_ERROR
-    } else if report.any_blocked() {
+    } else if (fail_on.blocked && report.any_blocked())
+        || (fail_on.unexpected && report.verdicts.iter().any(|v| v.unexpected))
+    {
         EXIT_BLOCKED
     } else {
         EXIT_OK
@@ -157,6 +160,18 @@ pub fn summarize(report: &Report) {
         eprintln!(
             "no traffic seen for: {}",
             report.silent_endpoints.join(", ")
+        );
+    }
+    let unexpected = report.verdicts.iter().filter(|v| v.unexpected).count();
+    if unexpected > 0 {
+        let public = report
+            .verdicts
+            .iter()
+            .filter(|v| v.unexpected && v.public)
+            .count();
+        eprintln!(
+            "{unexpected} unexpected connection{} ({public} from outside the VPC)",
+            if unexpected == 1 { "" } else { "s" }
         );
     }
 }

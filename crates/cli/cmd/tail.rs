@@ -382,6 +382,11 @@ impl Tail {
     fn report(&self) -> Result<Report> {
         let mut report = self.aggregator.report()?;
         mark_sampled(&mut report, &self.position.sampled_pairs);
+        vpcflow_verdict::expect::mark(
+            &mut report,
+            self.aggregator.catalogue(),
+            &vpcflow_verdict::expect::NoNetwork,
+        );
         Ok(report)
     }
 
@@ -440,7 +445,7 @@ impl Tail {
                 self.position.sampled_updates
             ),
         );
-        Ok(report::verdict_exit(false, &report))
+        Ok(report::verdict_exit(false, &report, Default::default()))
     }
 }
 

@@ -84,6 +84,12 @@ pub fn run(job: VerdictJob) -> Result<u8> {
     if let Some(network) = &network {
         vpcflow_explain::explain_report(network, aggregator.catalogue(), &mut report);
     }
+    catalogue::mark_expected(
+        &mut report,
+        aggregator.catalogue(),
+        network.as_ref(),
+        &job.aws.connect,
+    )?;
     match (&job.out, job.output) {
         (Some(out), VerdictOutput::Html) => {
             let meta = vpcflow_report::Meta {
@@ -100,7 +106,7 @@ pub fn run(job: VerdictJob) -> Result<u8> {
         (_, format) => report::write_verdicts(&report, format)?,
     }
     report::summarize(&report);
-    Ok(report::verdict_exit(failed, &report))
+    Ok(report::verdict_exit(failed, &report, job.fail_on))
 }
 
 /// What must not change between a run and its resumption.

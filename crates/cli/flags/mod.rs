@@ -65,7 +65,8 @@ Examples:
 Verdicts: blocked (every attempt blocked), allowed (every attempt connected), intermittent
 (some of each; the reason says since when), unanswered (none blocked, none connected).
 Semantics: docs/verdicts.md.
-Exit codes: 0 nothing blocked, 1 some attempt was blocked, 2 error.")]
+Exit codes: 0 nothing blocked, 1 some attempt was blocked (with --fail-on blocked,unexpected
+also: a client connected that should not have), 2 error.")]
     Verdict(VerdictArgs),
 
     /// Follow a CloudWatch Logs flow-log group live and keep the verdicts up to date.
@@ -204,6 +205,12 @@ pub struct VerdictArgs {
     /// What to write.
     #[arg(short, long, value_enum, default_value_t = VerdictOutput::Table)]
     pub output: VerdictOutput,
+
+    /// What makes the exit code 1: `blocked` (some attempt was blocked), `unexpected` (a client
+    /// connected that the endpoint's expected_clients does not name, or one from outside the
+    /// VPC), or both: `blocked,unexpected`.
+    #[arg(long, value_name = "WHAT", default_value = "blocked", value_parser = values::fail_on)]
+    pub fail_on: values::FailOn,
 
     /// The file --output html writes (the other outputs go to stdout).
     #[arg(long, value_name = "FILE")]

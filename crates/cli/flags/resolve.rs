@@ -135,6 +135,7 @@ pub struct VerdictJob {
     pub output: VerdictOutput,
     /// `--out FILE` (`--force` to overwrite).
     pub out: Option<OutFile>,
+    pub fail_on: super::values::FailOn,
     pub window: Window,
     /// `--checkpoint FILE` and how often it is written.
     pub checkpoint: Option<(PathBuf, Duration)>,
@@ -405,6 +406,7 @@ fn verdict(a: VerdictArgs, now: i64) -> Result<VerdictJob> {
         explain,
         output: a.output,
         out: out_file(&a.out, a.force),
+        fail_on: a.fail_on,
         checkpoint: a.checkpoint.map(|p| (p, a.checkpoint_every)),
         memory: Memory {
             limit: a.memory.memory_limit.0,

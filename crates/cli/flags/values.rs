@@ -3,6 +3,44 @@
 
 use std::time::Duration;
 
+/// What makes `verdict` exit 1 (`--fail-on`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FailOn {
+    /// Some attempt was blocked.
+    pub blocked: bool,
+    /// Some client connected that should not have.
+    pub unexpected: bool,
+}
+
+impl Default for FailOn {
+    fn default() -> FailOn {
+        FailOn {
+            blocked: true,
+            unexpected: false,
+        }
+    }
+}
+
+/// Parses `blocked`, `unexpected` or `blocked,unexpected`.
+pub fn fail_on(text: &str) -> Result<FailOn, String> {
+    let mut f = FailOn {
+        blocked: false,
+        unexpected: false,
+    };
+    for part in text.split(',').map(str::trim) {
+        match part {
+            "blocked" => f.blocked = true,
+            "unexpected" => f.unexpected = true,
+            other => {
+                return Err(format!(
+                    "`{other}` is not blocked or unexpected (give one or both, comma-separated)"
+                ));
+            }
+        }
+    }
+    Ok(f)
+}
+
 /// A size in bytes, from `--memory-limit 256MiB`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ByteSize(pub usize);

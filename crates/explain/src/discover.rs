@@ -204,6 +204,7 @@ pub fn match_instances(
             engine: i.engine.clone(),
             security_group_ids: i.security_groups.clone(),
             cluster: i.cluster.clone(),
+            expected_clients: Vec::new(),
         });
     }
     out

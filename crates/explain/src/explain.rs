@@ -834,6 +834,7 @@ mod tests {
             engine: None,
             security_group_ids: vec![],
             cluster: None,
+            expected_clients: vec![],
         }
     }
 
@@ -857,6 +858,8 @@ mod tests {
             reject_reasons: vec![],
             sampled: false,
             timeline: vec![],
+            unexpected: false,
+            public: false,
             explanation: None,
         }
     }

@@ -49,42 +49,10 @@ pub fn protocol_name(p: Option<u8>) -> String {
     }
 }
 
-/// An address range, IPv4 or IPv6.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Cidr {
-    net: IpAddr,
-    len: u8,
-}
-
-impl Cidr {
-    /// Parses `10.0.0.0/16`, `2001:db8::/32`, or a bare address (a /32 or /128).
-    pub fn parse(s: &str) -> Option<Cidr> {
-        let (addr, len) = match s.trim().split_once('/') {
-            Some((a, l)) => (a.parse::<IpAddr>().ok()?, Some(l.parse::<u8>().ok()?)),
-            None => (s.trim().parse::<IpAddr>().ok()?, None),
-        };
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let len = len.unwrap_or(max);
-        (len <= max).then_some(Cidr { net: addr, len })
-    }
-
-    /// Whether the range holds the address (IPv4-mapped IPv6 addresses count as IPv4).
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        match (self.net, ip.to_canonical()) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.len)).unwrap_or(0);
-                u32::from(net) & mask == u32::from(ip) & mask
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.len))
-                    .unwrap_or(0);
-                u128::from(net) & mask == u128::from(ip) & mask
-            }
-            _ => false,
-        }
-    }
-}
+/// An address range, IPv4 or IPv6: `10.0.0.0/16`, `2001:db8::/32`, or a bare address (a /32
+/// or /128); IPv4-mapped IPv6 addresses count as IPv4. The verdict crate's, shared with
+/// expected clients.
+pub use vpcflow_verdict::expect::Net as Cidr;
 
 /// What a flow asks for beyond its protocol.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

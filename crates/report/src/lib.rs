@@ -573,6 +573,8 @@ mod tests {
             reject_reasons: vec![],
             sampled: false,
             timeline,
+            unexpected: false,
+            public: false,
             explanation: None,
         }
     }

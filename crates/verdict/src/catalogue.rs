@@ -42,6 +42,19 @@ pub struct Endpoint {
     pub security_group_ids: Vec<String>,
     /// The Aurora cluster it belongs to, for information.
     pub cluster: Option<String>,
+    /// The clients that should connect, as written: security-group ids (`sg-…`), CIDRs or
+    /// addresses, and names of `kind = "client"` entries. Empty: any client may
+    /// (`docs/verdicts.md`, "Expected clients").
+    pub expected_clients: Vec<String>,
+}
+
+/// A named client (`kind = "client"`), for endpoints' `expected_clients`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Client {
+    /// Its unique name.
+    pub name: String,
+    /// Its addresses.
+    pub addresses: Vec<IpAddr>,
 }
 
 /// A catalogue of endpoints.
@@ -49,6 +62,8 @@ pub struct Endpoint {
 pub struct Catalogue {
     /// The endpoints, in file order.
     pub endpoints: Vec<Endpoint>,
+    /// The named clients, in file order.
+    pub clients: Vec<Client>,
 }
 
 /// Why a catalogue could not be loaded.
@@ -116,9 +131,11 @@ struct File {
 #[serde(deny_unknown_fields)]
 struct RawEndpoint {
     name: Spanned<String>,
+    kind: Option<Spanned<String>>,
     address: Option<Spanned<String>>,
     addresses: Option<Vec<Spanned<String>>>,
-    port: Spanned<i64>,
+    port: Option<Spanned<i64>>,
+    expected_clients: Option<Vec<Spanned<String>>>,
     interface_id: Option<String>,
     interface_ids: Option<Vec<String>>,
     engine: Option<String>,
@@ -156,7 +173,10 @@ impl Catalogue {
         };
         let file: File = toml::from_str(text).map_err(|e| err(e.span(), e.message().to_owned()))?;
         let mut endpoints: Vec<Endpoint> = Vec::new();
-        let mut name_lines: Vec<usize> = Vec::new();
+        let mut clients: Vec<Client> = Vec::new();
+        // Every entry's name and line, endpoints and clients alike: names are unique.
+        let mut names: Vec<(String, usize)> = Vec::new();
+        let mut expected: Vec<Spanned<String>> = Vec::new();
         for raw in file.endpoint {
             let span = raw.span();
             let raw = raw.into_inner();
@@ -164,20 +184,44 @@ impl Catalogue {
             if name.is_empty() {
                 return Err(err(Some(raw.name.span()), "`name` is empty".into()));
             }
-            if let Some(i) = endpoints.iter().position(|e| e.name == name) {
+            if let Some((_, line)) = names.iter().find(|(n, _)| *n == name) {
                 return Err(err(
                     Some(raw.name.span()),
                     format!(
-                        "endpoint name `{name}` is used twice (first on line {}); names must be unique",
-                        name_lines[i]
+                        "endpoint name `{name}` is used twice (first on line {line}); names must be unique"
                     ),
                 ));
             }
-            let port = *raw.port.get_ref();
-            let port = u16::try_from(port)
-                .ok()
-                .filter(|&p| p != 0)
-                .ok_or_else(|| err(Some(raw.port.span()), format!("port {port} is not 1–65535")))?;
+            names.push((name.clone(), line_of(text, raw.name.span().start)));
+            let client = match raw.kind.as_ref().map(|k| k.get_ref().as_str()) {
+                None | Some("endpoint") => false,
+                Some("client") => true,
+                Some(other) => {
+                    return Err(err(
+                        raw.kind.as_ref().map(|k| k.span()),
+                        format!("kind `{other}` is not `endpoint` or `client`"),
+                    ));
+                }
+            };
+            let port = match (&raw.port, client) {
+                (Some(p), false) => {
+                    let port = *p.get_ref();
+                    u16::try_from(port)
+                        .ok()
+                        .filter(|&p| p != 0)
+                        .ok_or_else(|| err(Some(p.span()), format!("port {port} is not 1–65535")))?
+                }
+                (None, false) => {
+                    return Err(err(Some(span), format!("endpoint `{name}` has no `port`")));
+                }
+                (Some(p), true) => {
+                    return Err(err(
+                        Some(p.span()),
+                        format!("client `{name}` has a `port`; clients connect from any port"),
+                    ));
+                }
+                (None, true) => 0,
+            };
             let mut spelled: Vec<Spanned<String>> = Vec::new();
             spelled.extend(raw.address);
             spelled.extend(raw.addresses.into_iter().flatten());
@@ -197,6 +241,16 @@ impl Catalogue {
                     }
                 }
             }
+            if client {
+                if raw.expected_clients.is_some() {
+                    return Err(err(
+                        Some(span),
+                        format!("client `{name}` cannot have `expected_clients`"),
+                    ));
+                }
+                clients.push(Client { name, addresses });
+                continue;
+            }
             let mut interface_ids: Vec<String> = Vec::new();
             interface_ids.extend(raw.interface_id);
             interface_ids.extend(raw.interface_ids.into_iter().flatten());
@@ -206,7 +260,7 @@ impl Catalogue {
                     format!("`{bad}` is not an ENI id (they look like eni-0123456789abcdef0)"),
                 ));
             }
-            name_lines.push(line_of(text, raw.name.span().start));
+            let expected_clients = raw.expected_clients.unwrap_or_default();
             endpoints.push(Endpoint {
                 name,
                 addresses,
@@ -215,7 +269,12 @@ impl Catalogue {
                 engine: raw.engine,
                 security_group_ids: raw.security_group_ids.unwrap_or_default(),
                 cluster: raw.cluster,
+                expected_clients: expected_clients
+                    .iter()
+                    .map(|c| c.get_ref().trim().to_owned())
+                    .collect(),
             });
+            expected.extend(expected_clients);
         }
         if endpoints.is_empty() {
             return Err(err(
@@ -223,7 +282,20 @@ impl Catalogue {
                 "the catalogue has no [[endpoint]] entries".into(),
             ));
         }
-        Ok(Catalogue { endpoints })
+        for e in &expected {
+            let spelled = e.get_ref().trim();
+            if crate::expect::Expected::parse(spelled).is_none()
+                && !clients.iter().any(|c| c.name == spelled)
+            {
+                return Err(err(
+                    Some(e.span()),
+                    format!(
+                        "`{spelled}` in expected_clients is not a security group id (sg-…), an address or CIDR, or the name of a kind = \"client\" entry"
+                    ),
+                ));
+            }
+        }
+        Ok(Catalogue { endpoints, clients })
     }
 
     /// Renders the catalogue as TOML that [`Catalogue::from_toml`] reads back.
@@ -256,7 +328,19 @@ impl Catalogue {
             if let Some(cluster) = &e.cluster {
                 out.push_str(&format!("cluster = {}\n", quote(cluster)));
             }
+            if !e.expected_clients.is_empty() {
+                out.push_str(&format!(
+                    "expected_clients = [{}]\n",
+                    list(&e.expected_clients)
+                ));
+            }
             out.push('\n');
+        }
+        for c in &self.clients {
+            out.push_str("[[endpoint]]\n");
+            out.push_str(&format!("name = {}\nkind = \"client\"\n", quote(&c.name)));
+            let list: Vec<String> = c.addresses.iter().map(|a| format!("\"{a}\"")).collect();
+            out.push_str(&format!("addresses = [{}]\n\n", list.join(", ")));
         }
         out
     }
@@ -390,5 +474,31 @@ port = 5432
         let local = "[[endpoint]]\nname = \"local\"\naddress = \"localhost\"\nport = 5432\n";
         let c = Catalogue::parse(local, "c.toml", &SystemResolver).unwrap();
         assert!(c.endpoints[0].addresses.iter().any(|a| a.is_loopback()));
+    }
+
+    #[test]
+    fn expected_clients_name_groups_ranges_and_client_entries() {
+        let text = "[[endpoint]]\nname = \"db\"\naddress = \"10.0.3.5\"\nport = 5432\nexpected_clients = [\"bastion\", \"sg-0abc\", \"10.0.8.0/24\"]\n\n[[endpoint]]\nname = \"bastion\"\nkind = \"client\"\naddress = \"10.0.1.20\"\n";
+        let c = Catalogue::from_toml(text, "t.toml").unwrap();
+        assert_eq!(c.endpoints.len(), 1, "a client is not an endpoint");
+        assert_eq!(c.clients[0].name, "bastion");
+        assert_eq!(
+            c.endpoints[0].expected_clients,
+            ["bastion", "sg-0abc", "10.0.8.0/24"]
+        );
+        assert_eq!(Catalogue::from_toml(&c.to_toml(), "again").unwrap(), c);
+        let unknown = text.replace("\"bastion\", \"sg", "\"jumphost\", \"sg");
+        let e = Catalogue::from_toml(&unknown, "t.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("t.toml:5: `jumphost` in expected_clients is not"),
+            "{e}"
+        );
+        let ported = text.replace("kind = \"client\"\n", "kind = \"client\"\nport = 22\n");
+        let e = Catalogue::from_toml(&ported, "t.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("client `bastion` has a `port`"), "{e}");
     }
 }

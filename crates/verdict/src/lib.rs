@@ -22,6 +22,7 @@ mod catalogue;
 mod codec;
 mod columns;
 mod engine;
+pub mod expect;
 mod outcome;
 mod plan;
 mod reason;
@@ -32,7 +33,9 @@ mod state;
 use std::net::IpAddr;
 
 pub use attempts::PORT_REUSE_GAP_SECS;
-pub use catalogue::{Catalogue, CatalogueError, Endpoint, NoResolver, Resolve, SystemResolver};
+pub use catalogue::{
+    Catalogue, CatalogueError, Client, Endpoint, NoResolver, Resolve, SystemResolver,
+};
 pub use codec::{StateError, VERSION as STATE_VERSION};
 pub use engine::{
     Aggregator, BYTES_PER_ATTEMPT, DEFAULT_MEMORY_LIMIT, MissingFields, READ, REQUIRED, Worker,

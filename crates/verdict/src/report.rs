@@ -109,6 +109,12 @@ pub struct PairVerdict {
     /// Every attempt's start (Unix seconds) and outcome, in time order: the pair's timeline
     /// (the HTML report draws it).
     pub timeline: Vec<(i64, Outcome)>,
+    /// It connected, and its client is not one the endpoint expects (or is outside the VPC):
+    /// [`crate::expect::mark`].
+    pub unexpected: bool,
+    /// Its client is outside the VPC's address space (the private ranges, without a
+    /// configuration).
+    pub public: bool,
     /// What the network configuration says about the pair (`verdict --explain`).
     pub explanation: Option<Explanation>,
 }
@@ -264,6 +270,9 @@ pub struct Report {
     /// The verdicts were explained (`--explain`): the explanation columns are present, null
     /// where there is nothing to explain.
     pub explained: bool,
+    /// The pairs were checked against expected clients ([`crate::expect::mark`]): the
+    /// `unexpected` and `public` columns are present.
+    pub flagged: bool,
 }
 
 /// RFC 3339, UTC, whole seconds.
@@ -381,6 +390,8 @@ pub(crate) fn judge(
             .map(|(r, n)| (r.to_string(), *n))
             .collect(),
         sampled: false,
+        unexpected: false,
+        public: false,
         timeline: attempts
             .iter()
             .map(|&(first, _, _, a)| (first, a.outcome()))
@@ -487,6 +498,7 @@ impl Report {
             stats,
             silent_endpoints,
             explained: false,
+            flagged: false,
         }
     }
 }
@@ -559,6 +571,13 @@ impl Report {
         if v.iter().any(|p| !p.reject_reasons.is_empty()) {
             columns.push(("blocked_by_vpc", n(&|p| p.counts.blocked_by_vpc)));
             columns.push(("reject_reasons", reject_reasons(v)));
+        }
+        if self.flagged {
+            let b = |f: &dyn Fn(&PairVerdict) -> bool| -> ArrayRef {
+                Arc::new(BooleanArray::from(v.iter().map(f).collect::<Vec<_>>()))
+            };
+            columns.push(("unexpected", b(&|p| p.unexpected)));
+            columns.push(("public", b(&|p| p.public)));
         }
         if v.iter().any(|p| p.sampled) {
             columns.push((
