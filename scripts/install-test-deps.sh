@@ -6,6 +6,7 @@
 #     without it). 5.2.5 is the first version whose StartLiveTail the live-tail test can use
 #     (moto implements it from 5.2.2; 5.2.5 is the version the tests were written against),
 #   - pyarrow and duckdb from PyPI: independent readers the Parquet tests check files with,
+#   - jsonschema from PyPI: validates OCSF events against testdata/ocsf/schema,
 #   - Chromium from Debian's packages: the real browser the HTML report is checked in (headless;
 #     nothing is downloaded at test time).
 set -euo pipefail
@@ -25,6 +26,7 @@ if [[ "$have_moto" != "$MOTO_VERSION" ]] || ! command -v moto_server >/dev/null 
 fi
 "$PYTHON" -c "import pyarrow" 2>/dev/null || need+=("pyarrow")
 "$PYTHON" -c "import duckdb" 2>/dev/null || need+=("duckdb")
+"$PYTHON" -c "import jsonschema" 2>/dev/null || need+=("jsonschema")
 if ((${#need[@]})); then
   echo "==> pip install ${need[*]}"
   "$PYTHON" -m pip install --quiet --disable-pip-version-check "${need[@]}"

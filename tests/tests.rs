@@ -13,6 +13,7 @@ mod convert;
 mod explain;
 mod faults;
 mod logs;
+mod ocsf;
 mod order;
 mod parse;
 mod report;

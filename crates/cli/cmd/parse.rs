@@ -7,7 +7,8 @@ use anyhow::{Context, Result, bail};
 use arrow_array::RecordBatch;
 use vpcflow_input::{SourceReport, SourceSink, for_each_batch};
 use vpcflow_sink::{
-    BatchWriter, CsvWriter, JsonLinesWriter, ParquetOptions, ParquetWriter, Summary, TableWriter,
+    BatchWriter, CsvWriter, JsonLinesWriter, OcsfWriter, ParquetOptions, ParquetWriter, Summary,
+    TableWriter,
 };
 
 use crate::flags::ParseOutput;
@@ -55,6 +56,7 @@ pub fn run(job: ParseJob) -> Result<u8> {
             Some(match format {
                 ParseOutput::Csv => Box::new(CsvWriter::new(out)),
                 ParseOutput::Table => Box::new(TableWriter::new(out)),
+                ParseOutput::Ocsf => Box::new(OcsfWriter::new(out)),
                 _ => Box::new(JsonLinesWriter::new(out)),
             })
         }

@@ -552,6 +552,9 @@ pub struct AwsArgs {
 pub enum ParseOutput {
     /// One JSON object per record, keyed by AWS's field names.
     Json,
+    /// One OCSF 1.1.0 Network Activity event (class 4001) per record, as JSON lines, mapped as
+    /// AWS maps VPC flow logs for Security Lake.
+    Ocsf,
     /// CSV with a header row.
     Csv,
     /// An aligned table.

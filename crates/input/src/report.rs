@@ -140,7 +140,7 @@ impl std::error::Error for RunError {
         match self {
             // Display already shows the inner error; chain past it.
             RunError::Decode(e) => e.source(),
-            RunError::Output(e) => Some(e),
+            RunError::Output(e) => e.source(),
         }
     }
 }

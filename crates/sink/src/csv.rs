@@ -2,7 +2,7 @@ use std::io::{self, Write};
 
 use arrow_array::RecordBatch;
 
-use crate::{BatchWriter, flush_if_large, readers};
+use crate::{BatchWriter, finish_buffered, flush_if_large, readers};
 use vpcflow_core::render::Value;
 
 /// Writes RFC 4180 CSV with a header row. Nulls are empty fields.
@@ -74,8 +74,6 @@ impl<W: Write> BatchWriter for CsvWriter<W> {
     }
 
     fn finish(&mut self) -> io::Result<()> {
-        self.out.write_all(&self.buf)?;
-        self.buf.clear();
-        self.out.flush()
+        finish_buffered(&mut self.buf, &mut self.out)
     }
 }

@@ -2,7 +2,7 @@ use std::io::{self, Write};
 
 use arrow_array::RecordBatch;
 
-use crate::{BatchWriter, flush_if_large, readers};
+use crate::{BatchWriter, finish_buffered, flush_if_large, readers};
 use vpcflow_core::render::write_json_string;
 
 /// Writes one JSON object per row, keyed by column name. Nulls are written as `null`.
@@ -50,8 +50,6 @@ impl<W: Write> BatchWriter for JsonLinesWriter<W> {
     }
 
     fn finish(&mut self) -> io::Result<()> {
-        self.out.write_all(&self.buf)?;
-        self.buf.clear();
-        self.out.flush()
+        finish_buffered(&mut self.buf, &mut self.out)
     }
 }

@@ -29,6 +29,7 @@ use vpcflow_core::render::ColumnReader;
 
 mod csv;
 mod json;
+mod ocsf;
 mod parquet;
 mod partition;
 mod summary;
@@ -36,6 +37,7 @@ mod table;
 
 pub use crate::csv::CsvWriter;
 pub use crate::json::JsonLinesWriter;
+pub use crate::ocsf::OcsfWriter;
 pub use crate::parquet::{ParquetOptions, ParquetWriter};
 pub use crate::partition::{Partition, PartitionedWriter, path_safe};
 pub use crate::summary::Summary;
@@ -60,6 +62,13 @@ impl<W: BatchWriter + ?Sized> BatchWriter for Box<W> {
 
 fn readers(batch: &RecordBatch) -> Vec<ColumnReader<'_>> {
     batch.columns().iter().map(ColumnReader::new).collect()
+}
+
+/// Writes what is buffered and flushes: the end of every line-oriented writer.
+fn finish_buffered(buf: &mut Vec<u8>, out: &mut impl Write) -> io::Result<()> {
+    out.write_all(buf)?;
+    buf.clear();
+    out.flush()
 }
 
 fn flush_if_large(buf: &mut Vec<u8>, out: &mut impl Write) -> io::Result<()> {
