@@ -35,7 +35,8 @@ fn transit_gateway_records_are_refused_by_name() {
 }
 
 /// Every event from the golden fixtures and the bundled scenario (text and the S3 tree with
-/// headers) is valid OCSF 1.1.0 class 4001, by Python's jsonschema (draft 2020-12).
+/// headers), and every verdict event (with and without --explain, with unexpected clients), is
+/// valid OCSF 1.1.0 class 4001, by Python's jsonschema (draft 2020-12).
 #[test]
 fn every_event_validates_against_the_ocsf_schema() {
     let dir = tempfile::tempdir().unwrap();
@@ -53,6 +54,59 @@ fn every_event_validates_against_the_ocsf_schema() {
         let out = ocsf(&input);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         let file = dir.path().join(format!("{i}.jsonl"));
+        std::fs::write(&file, out.stdout).unwrap();
+        files.push(path(&file).to_owned());
+    }
+    // Verdicts as OCSF, with and without --explain, and with unexpected clients.
+    let (endpoints, snapshot, cloudwatch) = (
+        testdata("rds-sg-patterns/endpoints.toml"),
+        testdata("rds-sg-patterns/config"),
+        testdata("rds-sg-patterns/cloudwatch"),
+    );
+    let expected = (
+        testdata("expected-clients/endpoints.toml"),
+        testdata("expected-clients/flows.log"),
+    );
+    let runs: [Vec<&str>; 3] = [
+        vec!["--endpoints", path(&endpoints), path(&cloudwatch)],
+        vec![
+            "--endpoints",
+            path(&endpoints),
+            "--config-snapshot",
+            path(&snapshot),
+            path(&cloudwatch),
+        ],
+        vec!["--endpoints", path(&expected.0), path(&expected.1)],
+    ];
+    for (i, run) in runs.iter().enumerate() {
+        let mut args = vec!["verdict", "--output", "ocsf"];
+        args.extend(run);
+        let out = vpcflow(&args);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        let events: Vec<serde_json::Value> = stdout(&out)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert!(!events.is_empty());
+        for e in &events {
+            let blocked = e["unmapped"]["verdict"] == "blocked";
+            assert_eq!(e["class_uid"], 4001);
+            assert_eq!(e["count"], e["unmapped"]["attempts"]);
+            assert_eq!(e["action_id"], if blocked { 2 } else { 1 }, "{e}");
+            if i == 1 && blocked {
+                assert!(
+                    e["unmapped"]["blocked_by"]
+                        .as_str()
+                        .unwrap()
+                        .starts_with("sg:"),
+                    "{e}"
+                );
+            }
+            if e["unmapped"]["unexpected"] == true {
+                assert_eq!(e["severity_id"], 4, "{e}");
+            }
+        }
+        let file = dir.path().join(format!("verdict-{i}.jsonl"));
         std::fs::write(&file, out.stdout).unwrap();
         files.push(path(&file).to_owned());
     }

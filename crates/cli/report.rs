@@ -70,6 +70,16 @@ pub fn write_html(report: &Report, meta: &vpcflow_report::Meta, out: &OutFile) -
     Ok(())
 }
 
+/// Writes one OCSF event per verdict, as JSON lines.
+fn write_ocsf(report: &Report, mut out: Box<dyn Write + Send>) -> Result<()> {
+    for event in vpcflow_report::ocsf::events(report) {
+        serde_json::to_writer(&mut out, &event)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
 /// Writes the verdicts to stdout in the chosen form (HTML goes through [`write_html`]).
 pub fn write_verdicts(report: &Report, format: VerdictOutput) -> Result<()> {
     let out = output::stdout();
@@ -81,6 +91,7 @@ pub fn write_verdicts(report: &Report, format: VerdictOutput) -> Result<()> {
         VerdictOutput::Json => (report.to_batch(), Box::new(JsonLinesWriter::new(out))),
         VerdictOutput::Csv => (report.to_batch(), Box::new(CsvWriter::new(out))),
         VerdictOutput::Html => anyhow::bail!("the HTML report goes to a file: pass --out FILE"),
+        VerdictOutput::Ocsf => return write_ocsf(report, out),
     };
     if batch.num_rows() > 0 || format == VerdictOutput::Table {
         writer.write(&batch)?;

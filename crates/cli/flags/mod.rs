@@ -170,6 +170,8 @@ pub enum VerdictOutput {
     /// One self-contained HTML page (needs --out): a timeline per pair, the path that blocked
     /// it with --explain.
     Html,
+    /// One OCSF 1.1.0 Network Activity event per pair, aggregated over its attempts (JSON lines).
+    Ocsf,
 }
 
 #[derive(Debug, Args)]

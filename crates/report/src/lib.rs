@@ -14,8 +14,11 @@
 //! everything; the layout reflows to a phone's width. The script only adds filtering and sorting
 //! and marks the page ready (`data-ready`); without it the page reads the same.
 //!
-//! No I/O: [`render`] returns the page as a string.
+//! No I/O: [`render`] returns the page as a string. [`ocsf::events`] gives the verdicts as OCSF
+//! events instead.
 #![deny(missing_docs)]
+
+pub mod ocsf;
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
