@@ -105,30 +105,36 @@ impl vpcflow_verdict::expect::Network for ConfigNetwork<'_> {
     }
 }
 
-/// Flags unexpected and public clients in `report`, resolving security groups through `network`,
-/// or through EC2 (live) when the catalogue names groups and no configuration was read.
+/// Whether `expected_clients` name security groups, which need the network configuration.
+pub fn names_groups(catalogue: &Catalogue) -> bool {
+    catalogue
+        .endpoints
+        .iter()
+        .any(|e| e.expected_clients.iter().any(|c| c.starts_with("sg-")))
+}
+
+/// Flags unexpected and public clients in `report`, resolving security groups through
+/// `network` (without one, pairs a group might cover are not flagged, with a warning).
 pub fn mark_expected(
     report: &mut vpcflow_verdict::Report,
     catalogue: &Catalogue,
     network: Option<&Config>,
-    connect: &AwsOptions,
-) -> Result<vpcflow_verdict::expect::Marked> {
-    let names_groups = catalogue
-        .endpoints
-        .iter()
-        .any(|e| e.expected_clients.iter().any(|c| c.starts_with("sg-")));
-    let fetched = match network {
-        None if names_groups => Some(self::network(&ExplainFrom::Live, connect)?),
-        _ => None,
-    };
-    let marked = match network.or(fetched.as_ref()) {
+) -> vpcflow_verdict::expect::Marked {
+    let marked = match network {
         Some(config) => vpcflow_verdict::expect::mark(report, catalogue, &ConfigNetwork(config)),
         None => {
             vpcflow_verdict::expect::mark(report, catalogue, &vpcflow_verdict::expect::NoNetwork)
         }
     };
-    for id in &marked.unresolved_groups {
-        eprintln!("warning: expected client {id} is on no ENI of the configuration");
+    for id in &marked.empty_groups {
+        eprintln!(
+            "warning: expected client {id} is on no ENI of the configuration: it matches no client"
+        );
     }
-    Ok(marked)
+    for id in &marked.unresolved_groups {
+        eprintln!(
+            "warning: expected client {id} cannot be resolved without the network configuration; clients it might cover are not flagged"
+        );
+    }
+    marked
 }

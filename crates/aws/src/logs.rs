@@ -614,6 +614,11 @@ impl Dedupe {
         self.seen.insert(e.id.clone(), e.timestamp).is_none()
     }
 
+    /// Whether an event with this id was seen (without remembering it).
+    pub fn contains(&self, id: &str) -> bool {
+        self.seen.contains_key(id)
+    }
+
     /// Forgets events older than `before_ms`.
     pub fn forget_before(&mut self, before_ms: i64) {
         self.seen.retain(|_, t| *t >= before_ms);

@@ -52,6 +52,8 @@ enum DedupeBy {
 /// sessions keep ending within [`SHORT_SESSION`], up to [`RECONNECT_MAX`].
 const RECONNECT_MIN: Duration = Duration::from_secs(5);
 const RECONNECT_MAX: Duration = Duration::from_secs(300);
+/// A live session silent this long (no update, not even an empty one) is taken as ended.
+const LIVE_SILENCE: Duration = Duration::from_secs(60);
 /// A session that lasted longer than this ended normally (the 3-hour limit): start the next one
 /// at once.
 const SHORT_SESSION: Duration = Duration::from_secs(60);
@@ -83,9 +85,11 @@ struct Tail {
     reconnect_at: Option<Instant>,
     /// Why the tail polls although live tail was asked for.
     live_note: Option<String>,
-    /// The records of sampled updates again, to find the pairs they touch.
-    sampled: Aggregator,
+    /// Decodes the records of sampled updates again, to find the pairs they touch.
     sampled_decoder: Decoder,
+    /// The checkpoint's dedupe set remembers event ids (an older vpcflow's): events polled
+    /// again are also checked by their id until they fall out of it.
+    legacy_ids: bool,
     /// The verdict each pair last showed, for `--output json`.
     shown: HashMap<(String, String), String>,
     json: JsonLinesWriter<std::io::Stdout>,
@@ -122,6 +126,11 @@ impl Tail {
             }
             None => None,
         };
+        if catalogue::names_groups(&catalogue) {
+            eprintln!(
+                "warning: tail does not resolve security groups in expected_clients; clients they might cover are not flagged"
+            );
+        }
         let aggregator = Aggregator::new(catalogue, None, None)
             .with_memory_limit(job.memory.limit)
             .with_temp_dir(job.memory.temp_dir.clone());
@@ -147,6 +156,7 @@ impl Tail {
         } else {
             DedupeBy::EventId
         };
+        let legacy_ids = job.live && position.dedupe_by.is_none() && !position.dedupe.is_empty();
         match position.dedupe_by {
             Some(by) if by != dedupe_by => anyhow::bail!(
                 "the tail checkpoint was written {}: resume it the same way, or delete it to start over",
@@ -158,7 +168,6 @@ impl Tail {
             ),
             _ => position.dedupe_by = Some(dedupe_by),
         }
-        let sampled = Aggregator::new(aggregator.plan().catalogue().clone(), None, None);
         let (reader, config) = logs::connect(&job.aws.connect, &job.logs).await;
         let opts = logs::resolve_format(job.run.decoder.clone(), &config, &job.logs.group).await?;
         let mut decoder = Decoder::new(opts.clone());
@@ -200,8 +209,8 @@ impl Tail {
             backoff: RECONNECT_MIN / 2,
             reconnect_at: None,
             live_note,
-            sampled,
             sampled_decoder,
+            legacy_ids,
             shown: HashMap::new(),
             json: JsonLinesWriter::new(std::io::stdout()),
             duplicates: 0,
@@ -267,9 +276,15 @@ impl Tail {
             events.extend(pushed.events);
             self.position.sampled_updates += pushed.sampled_updates;
             let heard = l.heard_ms();
+            let silent = now_ms().saturating_sub(heard);
             if let Some(why) = pushed.ended {
                 next_position = heard.min(poll_end);
                 self.session_ended(why);
+            } else if silent > LIVE_SILENCE.as_millis() as i64 {
+                // A stream a NAT or an idle timeout dropped says nothing; take silence this long
+                // for the end of the session, and poll from when it was last heard from.
+                next_position = heard.min(poll_end);
+                self.session_ended(format!("no update for {} s", silent / 1000));
             } else {
                 // What a later poll could return again must stay remembered: it reaches back
                 // --lookback before the position, or before the session was last heard from.
@@ -278,6 +293,11 @@ impl Tail {
                     .forget_before(heard.min(self.position.position_ms) - lookback);
             }
         }
+        let before = events.len();
+        if self.legacy_ids {
+            let dedupe = &self.position.dedupe;
+            events.retain(|e| !dedupe.contains(&e.id));
+        }
         if self.job.live {
             // Live-tail events have no event id, and one event may come both pushed and
             // polled: dedupe every event by its content instead.
@@ -285,7 +305,6 @@ impl Tail {
                 e.id = e.digest();
             }
         }
-        let before = events.len();
         events.retain(|e| self.position.dedupe.first_time(e));
         self.duplicates += (before - events.len()) as u64;
         if let Some(newest) = events.iter().map(|e| e.timestamp).max() {
@@ -303,12 +322,14 @@ impl Tail {
         }
         let sampled: Vec<Event> = events.into_iter().filter(|e| e.sampled).collect();
         if !sampled.is_empty() {
-            let mut worker = self.sampled.worker();
+            // A fresh aggregator each round: only the pairs this round's sample touched.
+            let found = Aggregator::new(self.aggregator.catalogue().clone(), None, None);
+            let mut worker = found.worker();
             logs::decode_events(&mut self.sampled_decoder, &sampled, &mut |b| {
                 let _ = worker.add_batch(&b);
             })?;
             drop(worker);
-            for v in self.sampled.report()?.verdicts {
+            for v in found.report()?.verdicts {
                 self.position
                     .sampled_pairs
                     .insert((v.endpoint, v.client.to_string()));
@@ -382,6 +403,8 @@ impl Tail {
     fn report(&self) -> Result<Report> {
         let mut report = self.aggregator.report()?;
         mark_sampled(&mut report, &self.position.sampled_pairs);
+        // tail reads no network configuration: clients that expected security groups might
+        // cover are not flagged (said once, at the start).
         vpcflow_verdict::expect::mark(
             &mut report,
             self.aggregator.catalogue(),

@@ -13,7 +13,9 @@ use vpcflow_input::{Input, SourceReport, SourceSink, for_each_batch};
 use vpcflow_verdict::{Aggregator, Catalogue, MissingFields, Worker};
 
 use crate::flags::VerdictOutput;
-use crate::flags::resolve::{Inputs, VerdictJob, VerdictSource, Window, check_verdict_format};
+use crate::flags::resolve::{
+    ExplainFrom, Inputs, VerdictJob, VerdictSource, Window, check_verdict_format,
+};
 use crate::report;
 use crate::{aws, catalogue, logs, s3};
 
@@ -26,6 +28,12 @@ pub fn run(job: VerdictJob) -> Result<u8> {
         .as_ref()
         .map(|from| catalogue::network(from, &job.aws.connect))
         .transpose()?;
+    // Expected clients named by security group need the configuration too (not to explain):
+    // read it now, so a missing permission stops the run before the logs are read.
+    let groups = match (&network, catalogue::names_groups(&catalogue)) {
+        (None, true) => Some(catalogue::network(&ExplainFrom::Live, &job.aws.connect)?),
+        _ => None,
+    };
     let mut checkpoint = job
         .checkpoint
         .as_ref()
@@ -87,9 +95,8 @@ pub fn run(job: VerdictJob) -> Result<u8> {
     catalogue::mark_expected(
         &mut report,
         aggregator.catalogue(),
-        network.as_ref(),
-        &job.aws.connect,
-    )?;
+        network.as_ref().or(groups.as_ref()),
+    );
     match (&job.out, job.output) {
         (Some(out), VerdictOutput::Html) => {
             let meta = vpcflow_report::Meta {

@@ -345,6 +345,12 @@ impl Decoder {
         result
     }
 
+    /// Counts `n` bytes of the current source as read, for sources the decoder does not read
+    /// bytes from itself (Parquet: its column chunks).
+    pub fn count_bytes(&mut self, n: u64) {
+        self.stats.bytes += n;
+    }
+
     /// Decodes one record given as typed values, one per column of the current format, in
     /// order: a columnar source (Parquet) hands its rows over this way, with no text in
     /// between. Values are checked as their text would be (integers in range and not negative,

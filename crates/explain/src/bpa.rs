@@ -57,7 +57,9 @@ pub(crate) fn explain(
             "VPC"
         }
     );
-    let Some(bpa) = bpa else {
+    // Without the account's mode (no options file, or none returned) there is nothing to weigh
+    // the exclusions against.
+    let Some(bpa) = bpa.filter(|b| !b.options.internet_gateway_block_mode.is_empty()) else {
         return Explanation {
             blocked_by: Some("bpa".to_owned()),
             hop: Some(Hop::VpcControl),
@@ -78,7 +80,7 @@ pub(crate) fn explain(
         .iter()
         .find(|x| exclusion_admits(&x.internet_gateway_exclusion_mode, place.inbound));
     let at = vpcflow_verdict::rfc3339(v.last_seen);
-    if mode == "off" || mode.is_empty() || admitting.is_some() {
+    if mode == "off" || admitting.is_some() {
         let now = match admitting {
             Some(x) => format!(
                 "exclusion {} ({}) of {} admits it now",

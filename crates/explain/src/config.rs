@@ -326,11 +326,11 @@ impl BlockPublicAccessExclusion {
             .unwrap_or(&self.resource_arn)
     }
 
-    /// Whether it is in force (not being deleted, not failed).
+    /// Whether it is in force: created or updated (not failed, not being deleted or disabled).
     pub fn active(&self) -> bool {
         self.state
             .as_deref()
-            .is_none_or(|s| s.ends_with("-complete") && !s.starts_with("delete"))
+            .is_none_or(|s| matches!(s, "create-complete" | "update-complete"))
     }
 }
 

@@ -40,12 +40,26 @@ pub(crate) fn decode<T: ChunkReader + 'static>(
     let wanted = decoder.options().columns.clone();
     let built = isolate(|| {
         ParquetRecordBatchReaderBuilder::try_new(file).and_then(|b| {
+            let bytes: i64 = b
+                .metadata()
+                .row_groups()
+                .iter()
+                .map(|g| g.compressed_size())
+                .sum();
             let mask = projection(&b, wanted.as_deref());
-            b.with_projection(mask).with_batch_size(batch_size).build()
+            Ok((
+                b.with_projection(mask)
+                    .with_batch_size(batch_size)
+                    .build()?,
+                bytes,
+            ))
         })
     });
     let mut reader = match built {
-        Ok(Ok(reader)) => reader,
+        Ok(Ok((reader, bytes))) => {
+            decoder.count_bytes(bytes.max(0) as u64);
+            reader
+        }
         Ok(Err(e)) => return Ok(Err(parquet_error(name, e))),
         Err(panic) => return Ok(Err(panicked(name, &panic))),
     };

@@ -102,18 +102,18 @@ impl Axis {
             .unwrap_or(from);
         Axis {
             from,
-            to: to.max(from + 1),
+            to: to.max(from.saturating_add(1)),
         }
     }
 
     fn bin(&self, t: i64) -> usize {
-        let span = (self.to - self.from) as f64;
-        (((t - self.from) as f64 / span * BINS as f64) as usize).min(BINS - 1)
+        let span = (self.to as f64 - self.from as f64).max(1.0);
+        (((t as f64 - self.from as f64) / span * BINS as f64).max(0.0) as usize).min(BINS - 1)
     }
 
     fn x(&self, t: i64) -> f64 {
-        (t - self.from).clamp(0, self.to - self.from) as f64 / (self.to - self.from) as f64
-            * WIDTH as f64
+        let span = (self.to as f64 - self.from as f64).max(1.0);
+        ((t as f64 - self.from as f64) / span).clamp(0.0, 1.0) * WIDTH as f64
     }
 }
 

@@ -60,11 +60,12 @@ fn event(v: &PairVerdict) -> Value {
     e.insert("severity_id".into(), json!(severity_id));
     e.insert("severity".into(), json!(severity));
     e.insert("count".into(), json!(v.counts.attempts));
-    e.insert("time".into(), json!(v.last_seen * 1000));
+    let ms = |secs: i64| secs.saturating_mul(1000);
+    e.insert("time".into(), json!(ms(v.last_seen)));
     e.insert("time_dt".into(), json!(rfc3339(v.last_seen)));
-    e.insert("start_time".into(), json!(v.first_seen * 1000));
+    e.insert("start_time".into(), json!(ms(v.first_seen)));
     e.insert("start_time_dt".into(), json!(rfc3339(v.first_seen)));
-    e.insert("end_time".into(), json!(v.last_seen * 1000));
+    e.insert("end_time".into(), json!(ms(v.last_seen)));
     e.insert("end_time_dt".into(), json!(rfc3339(v.last_seen)));
     e.insert("message".into(), json!(v.reason));
     e.insert(

@@ -85,6 +85,11 @@ impl<'a> Row<'a> {
     }
 }
 
+/// Unix seconds as OCSF milliseconds, when they fit.
+fn millis(secs: i128) -> Option<i64> {
+    i64::try_from(secs).ok()?.checked_mul(1000)
+}
+
 fn rfc3339(secs: i128) -> Option<String> {
     jiff::Timestamp::from_second(i64::try_from(secs).ok()?)
         .ok()
@@ -312,22 +317,29 @@ fn event(r: &Row<'_>) -> Json {
     }
 
     let (start, end) = (r.int("start"), r.int("end"));
-    if let Some(t) = start.or(end) {
-        e.insert("time".into(), json!(t * 1000));
+    if let Some(t) = start.or(end)
+        && let Some(ms) = millis(t)
+    {
+        e.insert("time".into(), json!(ms));
         if let Some(dt) = rfc3339(t) {
             e.insert("time_dt".into(), json!(dt));
         }
     } else {
+        // OCSF requires a time; a record without one (or with one past year 292 million) gets 0.
         e.insert("time".into(), json!(0));
     }
-    if let Some(s) = start {
-        e.insert("start_time".into(), json!(s * 1000));
+    if let Some(s) = start
+        && let Some(ms) = millis(s)
+    {
+        e.insert("start_time".into(), json!(ms));
         if let Some(dt) = rfc3339(s) {
             e.insert("start_time_dt".into(), json!(dt));
         }
     }
-    if let Some(t) = end {
-        e.insert("end_time".into(), json!(t * 1000));
+    if let Some(t) = end
+        && let Some(ms) = millis(t)
+    {
+        e.insert("end_time".into(), json!(ms));
         if let Some(dt) = rfc3339(t) {
             e.insert("end_time_dt".into(), json!(dt));
         }
@@ -381,5 +393,37 @@ impl<W: Write> BatchWriter for OcsfWriter<W> {
 
     fn finish(&mut self) -> io::Result<()> {
         finish_buffered(&mut self.buf, &mut self.out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vpcflow_core::{Decoder, DecoderOptions};
+
+    fn events(line: &str) -> Vec<Json> {
+        let mut d = Decoder::new(DecoderOptions::default());
+        d.begin_source("t");
+        d.decode_line(line.as_bytes()).unwrap();
+        let mut out = Vec::new();
+        let mut w = OcsfWriter::new(&mut out);
+        w.write(&d.flush().unwrap()).unwrap();
+        w.finish().unwrap();
+        String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    /// Review finding: `start × 1000` of a start past i64::MAX / 1000 panicked in json!.
+    #[test]
+    fn a_start_too_large_for_milliseconds_is_left_out_not_a_panic() {
+        let e = &events(
+            "2 123456789012 eni-1 10.0.1.10 10.0.3.82 40000 3306 6 3 180 20000000000000000 20000000000000059 ACCEPT OK",
+        )[0];
+        assert_eq!(e["time"], 0);
+        assert!(e.get("start_time").is_none() && e.get("end_time").is_none());
+        assert_eq!(e["activity_id"], 6);
     }
 }

@@ -115,8 +115,12 @@ pub struct Marked {
     pub unexpected: u64,
     /// Pairs whose client is outside the VPC.
     pub public: u64,
-    /// Security groups named in `expected_clients` that no configuration could resolve.
+    /// Security groups named in `expected_clients` that could not be resolved (no
+    /// configuration): a client they might cover is not flagged.
     pub unresolved_groups: Vec<String>,
+    /// Security groups named in `expected_clients` that the configuration puts on no ENI: they
+    /// match no client.
+    pub empty_groups: Vec<String>,
 }
 
 /// Flags the report's pairs: `public` when the client is outside the VPC's ranges (the private
@@ -134,26 +138,36 @@ pub fn mark(report: &mut Report, catalogue: &Catalogue, network: &dyn Network) -
         let Some(e) = catalogue.endpoints.iter().find(|e| e.name == v.endpoint) else {
             continue;
         };
-        let expected = e.expected_clients.is_empty()
-            || e.expected_clients
-                .iter()
-                .any(|spelled| match Expected::parse(spelled) {
-                    Some(Expected::Range(n)) => n.contains(client),
-                    Some(Expected::Group(id)) => match network.group_addresses(&id) {
-                        Some(addrs) => addrs.iter().any(|a| a.to_canonical() == client),
-                        None => {
-                            if !marked.unresolved_groups.contains(&id) {
-                                marked.unresolved_groups.push(id);
-                            }
-                            false
+        // Whether some entry names the client, and whether an entry could not be resolved.
+        let mut unknown = false;
+        let named = e
+            .expected_clients
+            .iter()
+            .any(|spelled| match Expected::parse(spelled) {
+                Some(Expected::Range(n)) => n.contains(client),
+                Some(Expected::Group(id)) => match network.group_addresses(&id) {
+                    Some(addrs) => {
+                        if addrs.is_empty() && !marked.empty_groups.contains(&id) {
+                            marked.empty_groups.push(id);
                         }
-                    },
-                    None => catalogue
-                        .clients
-                        .iter()
-                        .filter(|c| &c.name == spelled)
-                        .any(|c| c.addresses.iter().any(|a| a.to_canonical() == client)),
-                });
+                        addrs.iter().any(|a| a.to_canonical() == client)
+                    }
+                    None => {
+                        unknown = true;
+                        if !marked.unresolved_groups.contains(&id) {
+                            marked.unresolved_groups.push(id);
+                        }
+                        false
+                    }
+                },
+                None => catalogue
+                    .clients
+                    .iter()
+                    .filter(|c| &c.name == spelled)
+                    .any(|c| c.addresses.iter().any(|a| a.to_canonical() == client)),
+            });
+        // A client an unresolved group might cover is given the benefit of the doubt.
+        let expected = e.expected_clients.is_empty() || named || unknown;
         v.unexpected = v.counts.connected > 0 && (v.public || !expected);
         if v.unexpected {
             // First, so a table that shortens the reason still shows it.

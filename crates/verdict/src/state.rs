@@ -100,7 +100,7 @@ impl PairState {
             .reject_reasons
             .binary_search_by(|(r, _)| (**r).cmp(&**reason))
         {
-            Ok(i) => self.reject_reasons[i].1 += n,
+            Ok(i) => self.reject_reasons[i].1 = self.reject_reasons[i].1.saturating_add(n),
             Err(i) => self.reject_reasons.insert(i, (reason.clone(), n)),
         }
     }
