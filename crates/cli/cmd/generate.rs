@@ -24,6 +24,8 @@ pub fn run(args: GenerateArgs) -> Result<u8> {
         clients: args.clients,
         seed: args.seed,
         span: args.span,
+        db_share: args.db_share,
+        enis: args.enis,
         ..Options::default()
     });
     if let Some(path) = &args.catalogue {

@@ -332,6 +332,16 @@ pub struct GenerateArgs {
     #[arg(long, default_value_t = 50)]
     pub clients: usize,
 
+    /// A realistic mix: this share of the records touches a catalogued endpoint, the rest is
+    /// background traffic (web, DNS, NTP, other ports, database ports on uncatalogued
+    /// addresses) between random 10.x addresses and ports on --enis ENIs.
+    #[arg(long, value_name = "F", value_parser = values::share)]
+    pub db_share: Option<f64>,
+
+    /// ENIs the background traffic of --db-share is logged on.
+    #[arg(long, default_value_t = 500)]
+    pub enis: usize,
+
     /// The random seed.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,

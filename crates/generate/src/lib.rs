@@ -57,6 +57,13 @@ pub struct Options {
     pub start: u64,
     /// Seconds the records span; time advances through it as records are written.
     pub span: u64,
+    /// A realistic mix: this share of the records touches a catalogued endpoint, and the rest is
+    /// background traffic (web, DNS, NTP, other ports, SSH probes, and database ports on
+    /// addresses the catalogue does not have) between random 10.x addresses and ports on
+    /// [`Options::enis`] ENIs. `None`: the simple model (`noise_share` of HTTPS and SSH noise).
+    pub db_share: Option<f64>,
+    /// ENIs the background traffic of the realistic mix is logged on.
+    pub enis: usize,
 }
 
 impl Default for Options {
@@ -72,6 +79,8 @@ impl Default for Options {
             seed: 1,
             start: 1_700_000_000,
             span: 3600,
+            db_share: None,
+            enis: 500,
         }
     }
 }
@@ -85,6 +94,8 @@ pub struct Stats {
     pub reject: u64,
     /// Of which NODATA.
     pub nodata: u64,
+    /// Of which touch a catalogued endpoint (request or reply).
+    pub db: u64,
     /// Bytes written, header included.
     pub bytes: u64,
 }
@@ -133,6 +144,8 @@ struct Record {
     direction: Option<&'static str>,
     traffic_path: Option<u8>,
     subnet: &'static str,
+    /// It touches a catalogued endpoint.
+    db: bool,
 }
 
 /// Writes synthetic flow logs.
@@ -211,6 +224,7 @@ impl Generator {
             };
             stats.reject += u64::from(record.action == Some("REJECT"));
             stats.nodata += u64::from(record.status == "NODATA");
+            stats.db += u64::from(record.db);
             self.render(&record);
             buf.extend_from_slice(&self.line);
             stats.records += 1;
@@ -258,7 +272,18 @@ impl Generator {
         let client = self.rng.below(o.clients.max(1) as u64) as usize;
         let caddr = Self::client_address(client);
         let sport = 32768 + self.rng.below(28232) as u16;
-        if (roll as f64) < o.noise_share * 1000.0 {
+        if let Some(share) = o.db_share {
+            // A connection to an endpoint logs about 2 records (request and reply; a blocked
+            // one logs 1), background traffic 1: pick database events so that records come out
+            // at `share`.
+            let per_db = 2.0 - o.reject_share.clamp(0.0, 1.0);
+            let share = share.clamp(0.0, 1.0);
+            let p = share / (share + per_db * (1.0 - share)).max(f64::MIN_POSITIVE);
+            if !self.rng.chance(p) {
+                out.push(self.background(base, sport));
+                return;
+            }
+        } else if (roll as f64) < o.noise_share * 1000.0 {
             // Noise: the client talks HTTPS to the internet, or someone probes SSH.
             let ssh = self.rng.chance(0.3);
             let remote = IpAddr::V4(Ipv4Addr::new(203, 0, 113, self.rng.below(250) as u8 + 1));
@@ -300,6 +325,7 @@ impl Generator {
         }
         let e = self.rng.below(self.endpoints.len() as u64) as usize;
         let endpoint = self.endpoints[e].clone();
+        let base = Record { db: true, ..base };
         if self.is_blocked(client, e) {
             let tries = 1 + self.rng.below(3);
             out.push(Record {
@@ -344,6 +370,108 @@ impl Generator {
             };
             out.push(request);
             out.push(reply);
+        }
+    }
+
+    /// One record of the realistic mix's background: web, DNS, NTP, other ports, SSH probes
+    /// and database ports on addresses the catalogue does not have, on random ENIs between
+    /// random 10.x addresses.
+    fn background(&mut self, base: Record, sport: u16) -> Record {
+        let rng = &mut self.rng;
+        let mut ten = || {
+            IpAddr::V4(Ipv4Addr::new(
+                10,
+                rng.below(250) as u8 + 1,
+                rng.below(256) as u8,
+                rng.below(254) as u8 + 1,
+            ))
+        };
+        let (src, dst) = (ten(), ten());
+        let eni = format!(
+            "eni-0b9{:014x}",
+            self.rng.below(self.opts.enis.max(1) as u64)
+        );
+        let packets = 1 + self.rng.below(40);
+        let r = Record {
+            eni,
+            src: Some(src),
+            dst: Some(dst),
+            sport,
+            packets,
+            bytes: packets * (60 + self.rng.below(1200)),
+            action: Some("ACCEPT"),
+            tcp_flags: Some(19),
+            direction: Some("egress"),
+            traffic_path: Some(1),
+            subnet: "subnet-0a000000000000002",
+            ..base
+        };
+        match self.rng.below(100) {
+            0..40 => Record {
+                dst: Some(IpAddr::V4(Ipv4Addr::new(
+                    203,
+                    0,
+                    113,
+                    self.rng.below(250) as u8 + 1,
+                ))),
+                dport: if self.rng.chance(0.8) { 443 } else { 80 },
+                traffic_path: Some(8),
+                ..r
+            },
+            40..60 => Record {
+                dst: Some(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2))),
+                dport: 53,
+                protocol: 17,
+                tcp_flags: None,
+                packets: 1,
+                bytes: 70,
+                ..r
+            },
+            60..65 => Record {
+                dst: Some(IpAddr::V4(Ipv4Addr::new(169, 254, 169, 123))),
+                dport: 123,
+                protocol: 17,
+                tcp_flags: None,
+                packets: 1,
+                bytes: 76,
+                ..r
+            },
+            65..80 => Record {
+                dport: 1024 + self.rng.below(64_000) as u16,
+                ..r
+            },
+            80..90 => Record {
+                // A database port on an address the catalogue does not have.
+                dst: Some(IpAddr::V4(Ipv4Addr::new(
+                    10,
+                    200,
+                    self.rng.below(256) as u8,
+                    self.rng.below(254) as u8 + 1,
+                ))),
+                dport: if self.rng.chance(0.5) { 3306 } else { 5432 },
+                action: Some(if self.rng.chance(0.2) {
+                    "REJECT"
+                } else {
+                    "ACCEPT"
+                }),
+                ..r
+            },
+            _ => Record {
+                src: Some(IpAddr::V4(Ipv4Addr::new(
+                    198,
+                    51,
+                    100,
+                    self.rng.below(250) as u8 + 1,
+                ))),
+                dport: 22,
+                packets: 1,
+                bytes: 40,
+                action: Some("REJECT"),
+                tcp_flags: Some(2),
+                direction: Some("ingress"),
+                traffic_path: None,
+                ..r
+            },
         }
     }
 
@@ -489,15 +617,45 @@ mod tests {
         assert_eq!(stats.records, 50);
     }
 
+    /// The records and stats `opts` give.
+    fn generated(opts: Options) -> (Stats, Vec<u8>) {
+        let mut out = Vec::new();
+        let stats = Generator::new(opts).write_to(&mut out).unwrap();
+        (stats, out)
+    }
+
+    #[test]
+    fn the_realistic_mix_honours_the_database_share_and_spreads_addresses() {
+        let (stats, out) = generated(Options {
+            records: 40_000,
+            db_share: Some(0.05),
+            enis: 500,
+            clients: 5_000,
+            ..Options::default()
+        });
+        let share = stats.db as f64 / stats.records as f64;
+        assert!((0.04..0.06).contains(&share), "database share {share}");
+        let text = String::from_utf8(out).unwrap();
+        let mut enis = std::collections::HashSet::new();
+        let mut sources = std::collections::HashSet::new();
+        let mut udp = 0;
+        for line in text.lines() {
+            let f: Vec<&str> = line.split(' ').collect();
+            enis.insert(f[2]);
+            sources.insert(f[3]);
+            udp += usize::from(f[7] == "17");
+        }
+        assert!(enis.len() > 400, "{} ENIs", enis.len());
+        assert!(sources.len() > 20_000, "{} source addresses", sources.len());
+        assert!(udp > 5_000, "{udp} UDP records (DNS, NTP)");
+    }
+
     #[test]
     fn reject_share_is_roughly_honoured() {
-        let mut out = Vec::new();
-        let stats = Generator::new(Options {
+        let (stats, _) = generated(Options {
             records: 20_000,
             ..Options::default()
-        })
-        .write_to(&mut out)
-        .unwrap();
+        });
         let share = stats.reject as f64 / stats.records as f64;
         assert!((0.05..0.35).contains(&share), "REJECT share {share}");
     }
