@@ -124,6 +124,20 @@ fn mix(a: u64, b: u64, seed: u64) -> u64 {
     Rng(a.wrapping_mul(0x1000_0000_01b3) ^ b.rotate_left(32) ^ seed).next()
 }
 
+/// `r` as an SSH probe from `from` that the security group REJECTs: one SYN packet in.
+fn ssh_probe(r: Record, from: IpAddr) -> Record {
+    Record {
+        src: Some(from),
+        dport: 22,
+        packets: 1,
+        bytes: 40,
+        action: Some("REJECT"),
+        tcp_flags: Some(2),
+        direction: Some("ingress"),
+        ..r
+    }
+}
+
 /// One record with every field vpcflow generates; a format picks the ones it shows.
 #[derive(Clone, Debug, Default)]
 struct Record {
@@ -289,20 +303,16 @@ impl Generator {
             let remote = IpAddr::V4(Ipv4Addr::new(203, 0, 113, self.rng.below(250) as u8 + 1));
             let eni = format!("eni-0c1{:014x}", client);
             out.push(if ssh {
-                Record {
-                    eni,
-                    src: Some(remote),
-                    dst: Some(caddr),
-                    sport,
-                    dport: 22,
-                    packets: 1,
-                    bytes: 40,
-                    action: Some("REJECT"),
-                    tcp_flags: Some(2),
-                    direction: Some("ingress"),
-                    subnet: "subnet-0a000000000000001",
-                    ..base
-                }
+                ssh_probe(
+                    Record {
+                        eni,
+                        dst: Some(caddr),
+                        sport,
+                        subnet: "subnet-0a000000000000001",
+                        ..base
+                    },
+                    remote,
+                )
             } else {
                 let packets = 5 + self.rng.below(50);
                 Record {
@@ -456,22 +466,16 @@ impl Generator {
                 }),
                 ..r
             },
-            _ => Record {
-                src: Some(IpAddr::V4(Ipv4Addr::new(
-                    198,
-                    51,
-                    100,
-                    self.rng.below(250) as u8 + 1,
-                ))),
-                dport: 22,
-                packets: 1,
-                bytes: 40,
-                action: Some("REJECT"),
-                tcp_flags: Some(2),
-                direction: Some("ingress"),
-                traffic_path: None,
-                ..r
-            },
+            _ => {
+                let from = IpAddr::V4(Ipv4Addr::new(198, 51, 100, self.rng.below(250) as u8 + 1));
+                ssh_probe(
+                    Record {
+                        traffic_path: None,
+                        ..r
+                    },
+                    from,
+                )
+            }
         }
     }
 
