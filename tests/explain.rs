@@ -828,18 +828,11 @@ fn an_expected_security_group_resolves_through_ec2_in_moto() {
         &moto.env(),
     );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let flagged: Vec<(String, bool, bool)> = stdout(&out)
+    let rows: Vec<Value> = stdout(&out)
         .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .filter(|v| v["endpoint"] == "dbinstance3")
-        .map(|v| {
-            (
-                v["client"].as_str().unwrap().to_owned(),
-                v["unexpected"].as_bool().unwrap(),
-                v["public"].as_bool().unwrap(),
-            )
-        })
+        .map(|l| serde_json::from_str(l).unwrap())
         .collect();
+    let flagged = crate::verdict::flags(&rows);
     assert_eq!(
         flagged,
         [

@@ -581,26 +581,15 @@ fn a_restarted_tail_resumes_from_its_checkpoint_without_gaps_or_double_counts() 
     let dir = tempfile::tempdir().unwrap();
     let ckpt = dir.path().join("tail.json");
     let run = || {
+        let mut args = tail_args("2s");
+        args.extend(
+            ["--lookback", "10m", "--max-rps", "50", "--checkpoint"]
+                .map(str::to_owned)
+                .into_iter()
+                .chain([ckpt.to_str().unwrap().to_owned()]),
+        );
         vpcflow_env(
-            &[
-                "tail",
-                "--endpoints",
-                &endpoints(),
-                "--log-group",
-                GROUP,
-                "--output",
-                "json",
-                "--duration",
-                "2s",
-                "--poll-interval",
-                "1",
-                "--lookback",
-                "10m",
-                "--max-rps",
-                "50",
-                "--checkpoint",
-                ckpt.to_str().unwrap(),
-            ],
+            &args.iter().map(String::as_str).collect::<Vec<_>>(),
             &moto.env(),
         )
     };
@@ -655,22 +644,10 @@ fn tail_dropped_malformed_events_silently() {
         0,
         Some(now * 1000 - 60_000),
     );
+    let mut args = tail_args("3s");
+    args.extend(["--lookback", "10m"].map(str::to_owned));
     let out = vpcflow_env(
-        &[
-            "tail",
-            "--endpoints",
-            &endpoints(),
-            "--log-group",
-            GROUP,
-            "--output",
-            "json",
-            "--duration",
-            "3s",
-            "--poll-interval",
-            "1",
-            "--lookback",
-            "10m",
-        ],
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
         &moto.env(),
     );
     let err = stderr(&out);

@@ -293,7 +293,7 @@ fn expected_run(endpoints: &str, extra: &[&str]) -> (Option<i32>, Vec<Value>, St
 }
 
 /// The (unexpected, public) flags of each dbinstance3 client.
-fn flags(rows: &[Value]) -> Vec<(String, bool, bool)> {
+pub(crate) fn flags(rows: &[Value]) -> Vec<(String, bool, bool)> {
     rows.iter()
         .filter(|r| r["endpoint"] == "dbinstance3")
         .map(|r| {

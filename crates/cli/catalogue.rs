@@ -92,14 +92,7 @@ impl vpcflow_verdict::expect::Network for ConfigNetwork<'_> {
             self.0
                 .subnets
                 .iter()
-                .flat_map(|s| {
-                    s.cidr_block.iter().chain(
-                        s.ipv6_cidr_block_association_set
-                            .iter()
-                            .map(|c| &c.ipv6_cidr_block),
-                    )
-                })
-                .filter_map(|c| vpcflow_verdict::expect::Net::parse(c))
+                .flat_map(vpcflow_explain::Subnet::ranges)
                 .collect(),
         )
     }

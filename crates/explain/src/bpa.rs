@@ -15,7 +15,7 @@ pub(crate) struct Place<'a> {
     /// The connection is started from the internet (the endpoint is the VPC's side).
     pub inbound: bool,
     /// `10.0.1.10 → db tcp/3306`.
-    pub flow: String,
+    pub flow: &'a str,
 }
 
 /// Whether an exclusion mode admits a connection started from outside (`inbound`) or from the
@@ -35,7 +35,7 @@ pub(crate) fn explain(
     v: &PairVerdict,
     place: &Place<'_>,
 ) -> Explanation {
-    let flow = &place.flow;
+    let flow = place.flow;
     let (subnet, vpc) = place.eni.map_or((None, None), |e| {
         (Some(e.subnet_id.as_str()), e.vpc_id.as_deref())
     });

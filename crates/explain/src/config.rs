@@ -254,6 +254,20 @@ pub struct Subnet {
     pub ipv6_cidr_block_association_set: Vec<SubnetIpv6Cidr>,
 }
 
+impl Subnet {
+    /// Its address ranges, IPv4 and IPv6, those that parse.
+    pub fn ranges(&self) -> impl Iterator<Item = crate::rules::Cidr> + '_ {
+        self.cidr_block
+            .iter()
+            .chain(
+                self.ipv6_cidr_block_association_set
+                    .iter()
+                    .map(|c| &c.ipv6_cidr_block),
+            )
+            .filter_map(|c| crate::rules::Cidr::parse(c))
+    }
+}
+
 /// An IPv6 range of a subnet.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]

@@ -9,8 +9,8 @@ use vpcflow_verdict::{
 
 use crate::config::{Config, Index, NetworkInterface};
 use crate::rules::{
-    Cidr, Direction, Peer, Service, SgDecision, SgQuery, acl_rule_text, evaluate_acl,
-    evaluate_groups, flow_name, proto,
+    Direction, Peer, Service, SgDecision, SgQuery, acl_rule_text, evaluate_acl, evaluate_groups,
+    flow_name, proto,
 };
 
 /// The ports replies go to when the client's are unknown: the range AWS recommends network ACLs
@@ -122,6 +122,11 @@ impl<'a> Explainer<'a> {
             return None;
         }
         let client_ip = v.client.to_canonical();
+        let flow = format!(
+            "{client_ip} → {} {}",
+            endpoint.name,
+            flow_name(proto::TCP, Service::port(v.port), '/')
+        );
         if crate::bpa::all_blocks_by_vpc_control(v) {
             let inbound = crate::bpa::inbound(v.counts.dominant_block());
             let eni = if inbound {
@@ -132,11 +137,7 @@ impl<'a> Explainer<'a> {
             let place = crate::bpa::Place {
                 eni,
                 inbound,
-                flow: format!(
-                    "{client_ip} → {} {}",
-                    endpoint.name,
-                    flow_name(proto::TCP, Service::port(v.port), '/')
-                ),
+                flow: &flow,
             };
             return Some(crate::bpa::explain(
                 self.index.config.block_public_access.as_ref(),
@@ -185,11 +186,6 @@ impl<'a> Explainer<'a> {
         };
         let (blocks, admitted_through_self) = self.blocks(&client, &server, v.port, replies);
         let observed = v.counts.dominant_block();
-        let flow = format!(
-            "{client_ip} → {} {}",
-            endpoint.name,
-            flow_name(proto::TCP, Service::port(v.port), '/')
-        );
         let no_client_eni = if client.eni.is_none() {
             " (the client's address is on no ENI in the configuration, so only the endpoint's side was checked)"
         } else {
@@ -348,17 +344,10 @@ impl<'a> Explainer<'a> {
         // client with no known ENI is in the subnet when the subnet's range holds its address.
         let cross = match (client.subnet(), server.subnet()) {
             (Some(c), Some(s)) => c != s,
-            (None, Some(s)) => !self.index.subnet(s).is_some_and(|s| {
-                s.cidr_block
-                    .iter()
-                    .chain(
-                        s.ipv6_cidr_block_association_set
-                            .iter()
-                            .map(|c| &c.ipv6_cidr_block),
-                    )
-                    .filter_map(|c| Cidr::parse(c))
-                    .any(|c| c.contains(client.ip))
-            }),
+            (None, Some(s)) => !self
+                .index
+                .subnet(s)
+                .is_some_and(|s| s.ranges().any(|c| c.contains(client.ip))),
             _ => true,
         };
         if client.eni.is_some() {
