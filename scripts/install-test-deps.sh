@@ -7,12 +7,15 @@
 #     (moto implements it from 5.2.2; 5.2.5 is the version the tests were written against),
 #   - pyarrow and duckdb from PyPI: independent readers the Parquet tests check files with,
 #   - jsonschema from PyPI: validates OCSF events against testdata/ocsf/schema,
+#   - sqlglot from PyPI, pinned: parses the Athena DDL `convert --athena-ddl` prints (Athena
+#     dialect),
 #   - Chromium from Debian's packages: the real browser the HTML report is checked in (headless;
 #     nothing is downloaded at test time).
 set -euo pipefail
 
 PYTHON="${PYTHON:-python3}"
 MOTO_VERSION="5.2.5"
+SQLGLOT_VERSION="30.31.0"
 
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "==> installing cargo-nextest"
@@ -27,6 +30,8 @@ fi
 "$PYTHON" -c "import pyarrow" 2>/dev/null || need+=("pyarrow")
 "$PYTHON" -c "import duckdb" 2>/dev/null || need+=("duckdb")
 "$PYTHON" -c "import jsonschema" 2>/dev/null || need+=("jsonschema")
+[[ "$("$PYTHON" -c 'import sqlglot; print(sqlglot.__version__)' 2>/dev/null || true)" == "$SQLGLOT_VERSION" ]] ||
+  need+=("sqlglot==$SQLGLOT_VERSION")
 if ((${#need[@]})); then
   echo "==> pip install ${need[*]}"
   "$PYTHON" -m pip install --quiet --disable-pip-version-check "${need[@]}"

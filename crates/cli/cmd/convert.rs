@@ -1,4 +1,5 @@
-//! `vpcflow convert`: flow logs to Hive-partitioned Parquet.
+//! `vpcflow convert`: flow logs to Hive-partitioned Parquet (flow records, or OCSF events in
+//! Security Lake's layout), and the Athena table over them.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -9,7 +10,9 @@ use arrow_array::RecordBatch;
 use vpcflow_aws::{KeyInfo, S3Object};
 use vpcflow_checkpoint::{CheckpointFile, Fingerprint};
 use vpcflow_input::{Input, SourceReport, SourceSink, for_each_source};
-use vpcflow_sink::{BatchWriter, ParquetOptions, PartitionedWriter};
+use vpcflow_sink::{
+    BatchWriter, Layout, OCSF_SCHEMA, ParquetOptions, PartitionValues, PartitionedWriter, Table,
+};
 
 use crate::flags::resolve::{ConvertJob, Inputs};
 use crate::report::{self, EXIT_ERROR, EXIT_OK};
@@ -135,7 +138,7 @@ fn stem(name: &str) -> String {
     )
 }
 
-fn writer(root: &Path, name: &str, region: Option<&str>) -> PartitionedWriter {
+fn writer(root: &Path, name: &str, region: Option<&str>, layout: Layout) -> PartitionedWriter {
     PartitionedWriter::new(
         root,
         &stem(name),
@@ -145,6 +148,41 @@ fn writer(root: &Path, name: &str, region: Option<&str>) -> PartitionedWriter {
             ..ParquetOptions::default()
         },
     )
+    .with_layout(layout)
+}
+
+/// Prints the Athena table for the files under `--out` (or, without any, for `--log-format`'s
+/// fields, or OCSF's schema).
+fn print_athena_ddl(job: &ConvertJob, table: &str, location: &str) -> Result<()> {
+    let (values, found) = match &job.out {
+        Some(out) if out.is_dir() => {
+            PartitionValues::scan(out, job.layout).map_err(anyhow::Error::msg)?
+        }
+        _ => (PartitionValues::default(), None),
+    };
+    let schema = match job.layout {
+        Layout::SecurityLake => OCSF_SCHEMA.clone(),
+        Layout::Flows => found.unwrap_or_else(|| {
+            job.run
+                .decoder
+                .format
+                .clone()
+                .unwrap_or_else(vpcflow_core::LogFormat::default_v2)
+                .schema()
+                .clone()
+        }),
+    };
+    let ddl = vpcflow_sink::create_table(
+        &schema,
+        job.layout,
+        &Table {
+            name: table,
+            location,
+        },
+        &values,
+    )?;
+    print!("{ddl}");
+    Ok(())
 }
 
 /// A conversion's checkpoint belongs to its inputs, its output directory and its options.
@@ -157,7 +195,17 @@ fn open_checkpoint(path: &Path, job: &ConvertJob, root: &Path) -> Result<Checkpo
             s3::checkpoint_options(
                 &job.run,
                 &job.aws,
-                &format!(" {:?} {:?}", job.aws.filter.since, job.aws.filter.until),
+                &format!(
+                    " {:?} {:?}{}",
+                    job.aws.filter.since,
+                    job.aws.filter.until,
+                    // Flows keep the fingerprint of checkpoints written before --format.
+                    if job.layout == Layout::SecurityLake {
+                        " ocsf"
+                    } else {
+                        ""
+                    }
+                ),
             ),
         );
     Ok(CheckpointFile::open(path, fingerprint)?)
@@ -173,8 +221,23 @@ fn prepare_out(out: &Path) -> Result<PathBuf> {
 }
 
 pub fn run(job: ConvertJob) -> Result<u8> {
+    if job.spelled_inputs.is_empty() {
+        let (table, location) = job.athena.as_ref().context("nothing to convert")?;
+        print_athena_ddl(&job, table, location)?;
+        return Ok(EXIT_OK);
+    }
+    let code = convert(&job)?;
+    if let Some((table, location)) = &job.athena {
+        print_athena_ddl(&job, table, location)?;
+    }
+    Ok(code)
+}
+
+fn convert(job: &ConvertJob) -> Result<u8> {
     let opts = &job.run;
-    let root = prepare_out(&job.out)?;
+    let out = job.out.as_deref().context("--out is required")?;
+    let root = prepare_out(out)?;
+    let layout = job.layout;
     let started = Instant::now();
     let failures = Failures::default();
     let (reports, failed) = match &job.inputs {
@@ -182,7 +245,7 @@ pub fn run(job: ConvertJob) -> Result<u8> {
             let checkpoint = job
                 .checkpoint
                 .as_ref()
-                .map(|path| open_checkpoint(path, &job, &root))
+                .map(|path| open_checkpoint(path, job, &root))
                 .transpose()?
                 .map(|file| {
                     Arc::new(Mutex::new(Saved {
@@ -196,7 +259,7 @@ pub fn run(job: ConvertJob) -> Result<u8> {
             let commit_to = checkpoint.clone();
             let factory = Arc::new(move |o: &S3Object| -> Box<dyn SourceSink> {
                 let region = KeyInfo::parse(&o.key).region;
-                let w = writer(&root2, &o.id(), region.as_deref());
+                let w = writer(&root2, &o.id(), region.as_deref(), layout);
                 let commit = commit_to
                     .as_ref()
                     .map(|c| (c.clone(), o.id(), o.etag.clone()));
@@ -223,7 +286,7 @@ pub fn run(job: ConvertJob) -> Result<u8> {
         Inputs::Local(inputs) => {
             let reports = for_each_source(inputs, opts, &|input: &Input| {
                 ConvertSink::boxed(
-                    writer(&root, &input.name(), None),
+                    writer(&root, &input.name(), None, layout),
                     input.name(),
                     &failures,
                     None,

@@ -83,16 +83,22 @@ dropping events it has already counted. --output json writes one JSON line per v
 Ctrl-C or --duration ends it with a final summary.")]
     Tail(TailArgs),
 
-    /// Write flow logs as Parquet, partitioned Hive-style by account, region and date.
+    /// Write flow logs as Parquet, partitioned Hive-style by account, region and date, or as
+    /// OCSF events for Amazon Security Lake; print the Athena table for what it writes.
     #[command(after_help = "\
 Examples:
   vpcflow convert --out parquet/ logs/*.log.gz
   vpcflow convert --out parquet/ --since 24h s3://my-flow-logs/AWSLogs/123456789012/
   duckdb -c \"SELECT action, count(*) FROM read_parquet('parquet/**/*.parquet', hive_partitioning=true) GROUP BY 1\"
+  vpcflow convert --format ocsf --out lake/ logs/                 # Security Lake custom source
+  vpcflow convert --athena-ddl --out parquet/ --table flows --location s3://my-bucket/parquet/
 
 Files are DIR/account-id=<id>/region=<region>/date=<YYYY-MM-DD>/part-<source>.parquet, zstd,
-row groups of up to 131,072 rows. One file per input and partition: re-converting an input
-replaces its files.")]
+row groups of up to 131,072 rows. With --format ocsf they are OCSF 1.1.0 Network Activity
+events under DIR/region=<region>/accountId=<id>/eventDay=<YYYYMMDD>/, as Security Lake wants
+of a custom source. One file per input and partition: re-converting an input replaces its
+files. --athena-ddl prints a CREATE EXTERNAL TABLE with partition projection for the files
+under --out (after converting, when inputs are given), or for --log-format's fields.")]
     Convert(ConvertArgs),
 
     /// Measure records/s and MB/s per pipeline stage (read, inflate, decode, aggregate).
@@ -260,12 +266,30 @@ pub struct VerdictArgs {
 #[derive(Debug, Args)]
 pub struct ConvertArgs {
     /// Flow-log files, directories, or s3://bucket/prefix locations.
-    #[arg(value_name = "INPUT", required = true)]
+    #[arg(value_name = "INPUT", required_unless_present = "athena_ddl")]
     pub inputs: Vec<String>,
 
     /// The output directory (created if missing).
-    #[arg(long, value_name = "DIR")]
-    pub out: PathBuf,
+    #[arg(long, value_name = "DIR", required_unless_present = "athena_ddl")]
+    pub out: Option<PathBuf>,
+
+    /// What to write: the flow records (`parquet`), or OCSF 1.1.0 Network Activity events in
+    /// Security Lake's custom-source layout (`ocsf`).
+    #[arg(long, value_enum, default_value = "parquet")]
+    pub format: ConvertFormat,
+
+    /// Print an Athena CREATE EXTERNAL TABLE for what convert writes, with partition
+    /// projection: for the files under --out if there are any, else for --log-format's fields.
+    #[arg(long)]
+    pub athena_ddl: bool,
+
+    /// The table --athena-ddl creates [default: vpc_flow_logs, or vpc_flow_logs_ocsf].
+    #[arg(long, value_name = "NAME", requires = "athena_ddl")]
+    pub table: Option<String>,
+
+    /// Where the files are in S3, for --athena-ddl: the s3:// prefix --out was copied to.
+    #[arg(long, value_name = "S3_URL", requires = "athena_ddl")]
+    pub location: Option<String>,
 
     /// Keep the S3 objects already converted here (bucket/key and ETag), so an interrupted
     /// conversion resumes where it stopped. An object is listed only once all its part files
@@ -558,6 +582,14 @@ pub struct AwsArgs {
     /// Only S3 keys of this flow log (fl-…).
     #[arg(long, value_name = "ID")]
     pub flow_log_id: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ConvertFormat {
+    /// The flow records, one column per field.
+    Parquet,
+    /// OCSF 1.1.0 Network Activity events, as Amazon Security Lake's custom sources take them.
+    Ocsf,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -166,7 +166,11 @@ pub struct ConvertJob {
     pub inputs: Inputs,
     /// The inputs as given (for the checkpoint's fingerprint).
     pub spelled_inputs: Vec<String>,
-    pub out: PathBuf,
+    /// `--out` (absent only with `--athena-ddl` and no inputs).
+    pub out: Option<PathBuf>,
+    pub layout: vpcflow_sink::Layout,
+    /// `--athena-ddl`: the table name and location.
+    pub athena: Option<(String, String)>,
     /// `--checkpoint FILE` (S3 inputs only).
     pub checkpoint: Option<PathBuf>,
     pub run: RunOptions,
@@ -443,23 +447,51 @@ fn tail(a: TailArgs) -> Result<TailJob> {
 
 fn convert(a: ConvertArgs, now: i64) -> Result<ConvertJob> {
     let run = run_options(&a.decode)?;
-    let inputs = inputs(&a.inputs)?;
-    if let Inputs::Local(list) = &inputs
-        && list.contains(&Input::Stdin)
-    {
-        bail!("convert reads files and S3 objects, not stdin");
-    }
-    if a.checkpoint.is_some() && !matches!(inputs, Inputs::S3(_)) {
-        bail!("--checkpoint applies to s3:// inputs");
-    }
-    let w = window(a.window.since.as_ref(), a.window.until.as_ref(), now)?;
+    let layout = match a.format {
+        crate::flags::ConvertFormat::Parquet => vpcflow_sink::Layout::Flows,
+        crate::flags::ConvertFormat::Ocsf => vpcflow_sink::Layout::SecurityLake,
+    };
+    let athena = a.athena_ddl.then(|| {
+        let table = a.table.clone().unwrap_or_else(|| {
+            match layout {
+                vpcflow_sink::Layout::Flows => "vpc_flow_logs",
+                vpcflow_sink::Layout::SecurityLake => "vpc_flow_logs_ocsf",
+            }
+            .to_owned()
+        });
+        let location = a.location.clone().unwrap_or_else(|| {
+            eprintln!(
+                "note: no --location; the table points at s3://YOUR-BUCKET/PREFIX/, replace it with where --out is copied to"
+            );
+            "s3://YOUR-BUCKET/PREFIX/".to_owned()
+        });
+        (table, location)
+    });
+    // `--athena-ddl` alone converts nothing: no inputs, no window.
+    let (inputs, window) = if a.inputs.is_empty() {
+        (Inputs::Local(Vec::new()), Window::default())
+    } else {
+        let inputs = inputs(&a.inputs)?;
+        if let Inputs::Local(list) = &inputs
+            && list.contains(&Input::Stdin)
+        {
+            bail!("convert reads files and S3 objects, not stdin");
+        }
+        if a.checkpoint.is_some() && !matches!(inputs, Inputs::S3(_)) {
+            bail!("--checkpoint applies to s3:// inputs");
+        }
+        let w = window(a.window.since.as_ref(), a.window.until.as_ref(), now)?;
+        (inputs, w)
+    };
     Ok(ConvertJob {
         inputs,
         spelled_inputs: a.inputs,
         out: a.out,
+        layout,
+        athena,
         checkpoint: a.checkpoint,
         run,
-        aws: aws_job(&a.aws, (w.since, w.until)),
+        aws: aws_job(&a.aws, (window.since, window.until)),
     })
 }
 

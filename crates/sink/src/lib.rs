@@ -27,6 +27,7 @@ use std::io::{self, Write};
 use arrow_array::RecordBatch;
 use vpcflow_core::render::ColumnReader;
 
+mod athena;
 mod csv;
 mod json;
 mod ocsf;
@@ -35,11 +36,12 @@ mod partition;
 mod summary;
 mod table;
 
+pub use crate::athena::{DdlError, PartitionValues, Table, column_name, create_table};
 pub use crate::csv::CsvWriter;
 pub use crate::json::JsonLinesWriter;
-pub use crate::ocsf::OcsfWriter;
+pub use crate::ocsf::{OcsfWriter, SCHEMA as OCSF_SCHEMA, ocsf_batch};
 pub use crate::parquet::{ParquetOptions, ParquetWriter};
-pub use crate::partition::{Partition, PartitionedWriter, path_safe};
+pub use crate::partition::{Layout, Partition, PartitionedWriter, path_safe};
 pub use crate::summary::Summary;
 pub use crate::table::{Fit, TableWriter};
 

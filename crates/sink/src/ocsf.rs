@@ -9,8 +9,10 @@
 //! publishes no OCSF mapping for them.
 
 use std::io::{self, Write};
+use std::sync::{Arc, LazyLock};
 
 use arrow_array::RecordBatch;
+use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
 use serde_json::{Map, Value as Json, json};
 use vpcflow_core::render::{ColumnReader, Value};
 
@@ -366,35 +368,196 @@ fn event(r: &Row<'_>) -> Json {
     Json::Object(e)
 }
 
+/// Refuses the records of a Transit Gateway flow log, which AWS's mapping does not cover.
+fn check_vpc(names: &[String]) -> io::Result<()> {
+    if names.iter().any(|n| n.starts_with("tgw-")) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "these are Transit Gateway flow-log records; AWS publishes an OCSF mapping for VPC flow logs only, so OCSF output refuses them (use --output json)",
+        ));
+    }
+    Ok(())
+}
+
+/// Calls `each` with the event of every record of `batch`.
+fn for_each_event(
+    batch: &RecordBatch,
+    mut each: impl FnMut(Json) -> io::Result<()>,
+) -> io::Result<()> {
+    let schema = batch.schema();
+    let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+    check_vpc(&names)?;
+    let columns: Vec<ColumnReader<'_>> = batch.columns().iter().map(ColumnReader::new).collect();
+    for row in 0..batch.num_rows() {
+        let r = Row {
+            names: &names,
+            columns: &columns,
+            row,
+        };
+        each(event(&r))?;
+    }
+    Ok(())
+}
+
 impl<W: Write> BatchWriter for OcsfWriter<W> {
     fn write(&mut self, batch: &RecordBatch) -> io::Result<()> {
-        let schema = batch.schema();
-        let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
-        if names.iter().any(|n| n.starts_with("tgw-")) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "these are Transit Gateway flow-log records; AWS publishes an OCSF mapping for VPC flow logs only, so --output ocsf refuses them (use --output json)",
-            ));
-        }
-        let columns: Vec<ColumnReader<'_>> =
-            batch.columns().iter().map(ColumnReader::new).collect();
-        for row in 0..batch.num_rows() {
-            let r = Row {
-                names: &names,
-                columns: &columns,
-                row,
-            };
-            serde_json::to_writer(&mut self.buf, &event(&r))?;
-            self.buf.push(b'\n');
-            flush_if_large(&mut self.buf, &mut self.out)?;
-        }
-        Ok(())
+        let (buf, out) = (&mut self.buf, &mut self.out);
+        for_each_event(batch, |e| {
+            serde_json::to_writer(&mut *buf, &e)?;
+            buf.push(b'\n');
+            flush_if_large(buf, out)
+        })
     }
 
     fn finish(&mut self) -> io::Result<()> {
         finish_buffered(&mut self.buf, &mut self.out)
     }
 }
+
+/// The records of `batch` as OCSF events in [`SCHEMA`], for Parquet: the same events
+/// [`OcsfWriter`] writes as JSON, each attribute in its column (and `unmapped` values as text).
+pub fn ocsf_batch(batch: &RecordBatch) -> io::Result<RecordBatch> {
+    let mut events = Vec::with_capacity(batch.num_rows());
+    for_each_event(batch, |e| {
+        events.push(e);
+        Ok(())
+    })?;
+    let mut decoder = arrow_json::ReaderBuilder::new(SCHEMA.clone())
+        .with_coerce_primitive(true)
+        .with_batch_size(events.len().max(1))
+        .build_decoder()
+        .map_err(io::Error::other)?;
+    decoder.serialize(&events).map_err(io::Error::other)?;
+    Ok(decoder
+        .flush()
+        .map_err(io::Error::other)?
+        .unwrap_or_else(|| RecordBatch::new_empty(SCHEMA.clone())))
+}
+
+fn utf8(name: &str) -> Field {
+    Field::new(name, DataType::Utf8, true)
+}
+fn int(name: &str) -> Field {
+    Field::new(name, DataType::Int32, true)
+}
+fn long(name: &str) -> Field {
+    Field::new(name, DataType::Int64, true)
+}
+fn datetime(name: &str) -> Field {
+    Field::new(
+        name,
+        DataType::Timestamp(TimeUnit::Millisecond, Some("+00:00".into())),
+        true,
+    )
+}
+fn object(name: &str, fields: Vec<Field>) -> Field {
+    Field::new(name, DataType::Struct(Fields::from(fields)), true)
+}
+fn list(name: &str, item: DataType) -> Field {
+    Field::new_list(name, Field::new_list_field(item, true), true)
+}
+
+fn endpoint(name: &str) -> Field {
+    object(
+        name,
+        vec![
+            utf8("ip"),
+            int("port"),
+            utf8("svc_name"),
+            list("intermediate_ips", DataType::Utf8),
+            utf8("interface_uid"),
+            utf8("vpc_uid"),
+            utf8("subnet_uid"),
+            utf8("instance_uid"),
+        ],
+    )
+}
+
+/// The schema of OCSF events as Arrow. Types follow OCSF: integers are `int` (Int32) or `long`
+/// (Int64); times are `timestamp_t` (milliseconds, Int64) beside their `_dt` siblings (UTC
+/// timestamps); `unmapped` is a map of strings, as Security Lake's tables declare it.
+pub static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        int("activity_id"),
+        utf8("activity_name"),
+        int("action_id"),
+        utf8("action"),
+        int("category_uid"),
+        utf8("category_name"),
+        int("class_uid"),
+        utf8("class_name"),
+        int("disposition_id"),
+        utf8("disposition"),
+        long("type_uid"),
+        utf8("type_name"),
+        int("severity_id"),
+        utf8("severity"),
+        utf8("status_code"),
+        object(
+            "metadata",
+            vec![
+                object(
+                    "product",
+                    vec![
+                        utf8("name"),
+                        utf8("vendor_name"),
+                        object("feature", vec![utf8("name")]),
+                        utf8("version"),
+                    ],
+                ),
+                list("profiles", DataType::Utf8),
+                utf8("version"),
+            ],
+        ),
+        object(
+            "cloud",
+            vec![
+                utf8("provider"),
+                object("account", vec![utf8("uid")]),
+                utf8("region"),
+                utf8("zone"),
+            ],
+        ),
+        endpoint("src_endpoint"),
+        endpoint("dst_endpoint"),
+        object(
+            "connection_info",
+            vec![
+                int("direction_id"),
+                utf8("direction"),
+                int("protocol_num"),
+                int("tcp_flags"),
+                utf8("protocol_ver"),
+                int("boundary_id"),
+                utf8("boundary"),
+            ],
+        ),
+        object("traffic", vec![long("bytes"), long("packets")]),
+        long("time"),
+        datetime("time_dt"),
+        long("start_time"),
+        datetime("start_time_dt"),
+        long("end_time"),
+        datetime("end_time_dt"),
+        list(
+            "observables",
+            DataType::Struct(Fields::from(vec![
+                utf8("name"),
+                utf8("type"),
+                int("type_id"),
+                utf8("value"),
+            ])),
+        ),
+        Field::new_map(
+            "unmapped",
+            "key_value",
+            Field::new("key", DataType::Utf8, false),
+            utf8("value"),
+            false,
+            true,
+        ),
+    ]))
+});
 
 #[cfg(test)]
 mod tests {

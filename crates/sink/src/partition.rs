@@ -1,4 +1,6 @@
-//! Hive-partitioned Parquet output: `DIR/account-id=…/region=…/date=…/part-….parquet`.
+//! Hive-partitioned Parquet output: `DIR/account-id=…/region=…/date=…/part-….parquet` for flow
+//! records, or OCSF events in Security Lake's custom-source layout,
+//! `DIR/region=…/accountId=…/eventDay=YYYYMMDD/part-….parquet`.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -62,12 +64,34 @@ pub fn path_safe(value: &str) -> String {
     out
 }
 
+/// What a partitioned tree holds, and how its directories are named.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Layout {
+    /// Flow-log records as decoded, under `account-id=…/region=…/date=YYYY-MM-DD/`.
+    #[default]
+    Flows,
+    /// OCSF 1.1.0 Network Activity events ([`crate::ocsf_batch`]) under
+    /// `region=…/accountId=…/eventDay=YYYYMMDD/`: the layout Amazon Security Lake requires of a
+    /// custom source (one OCSF class per source).
+    SecurityLake,
+}
+
 impl Partition {
-    /// The directory of this partition under `root`.
-    pub fn dir(&self, root: &Path) -> PathBuf {
-        root.join(format!("account-id={}", path_safe(&self.account)))
-            .join(format!("region={}", path_safe(&self.region)))
-            .join(format!("date={}", path_safe(&self.date)))
+    /// The directory of this partition under `root`, in `layout`.
+    pub fn dir(&self, root: &Path, layout: Layout) -> PathBuf {
+        match layout {
+            Layout::Flows => root
+                .join(format!("account-id={}", path_safe(&self.account)))
+                .join(format!("region={}", path_safe(&self.region)))
+                .join(format!("date={}", path_safe(&self.date))),
+            Layout::SecurityLake => root
+                .join(format!("region={}", path_safe(&self.region)))
+                .join(format!("accountId={}", path_safe(&self.account)))
+                .join(format!(
+                    "eventDay={}",
+                    path_safe(&self.date.replace('-', ""))
+                )),
+        }
     }
 }
 
@@ -85,6 +109,7 @@ pub struct PartitionedWriter {
     stem: String,
     default_region: String,
     opts: ParquetOptions,
+    layout: Layout,
     /// One writer per partition directory (keyed by the directory, so that two partitions can
     /// never write one file).
     writers: BTreeMap<PathBuf, ParquetWriter>,
@@ -108,10 +133,17 @@ impl PartitionedWriter {
             stem: path_safe(stem),
             default_region: default_region.unwrap_or("unknown").to_owned(),
             opts,
+            layout: Layout::Flows,
             writers: BTreeMap::new(),
             files: Vec::new(),
             rows: 0,
         }
+    }
+
+    /// Writes in `layout` instead of [`Layout::Flows`].
+    pub fn with_layout(mut self, layout: Layout) -> PartitionedWriter {
+        self.layout = layout;
+        self
     }
 
     fn keys(&self, batch: &RecordBatch) -> Vec<Partition> {
@@ -184,7 +216,11 @@ impl BatchWriter for PartitionedWriter {
                 let indices = UInt32Array::from(rows);
                 arrow_select::take::take_record_batch(batch, &indices).map_err(io::Error::other)?
             };
-            let dir = key.dir(&self.root);
+            let part = match self.layout {
+                Layout::Flows => part,
+                Layout::SecurityLake => crate::ocsf::ocsf_batch(&part)?,
+            };
+            let dir = key.dir(&self.root, self.layout);
             let writer = match self.writers.entry(dir) {
                 std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::btree_map::Entry::Vacant(e) => {
@@ -228,10 +264,14 @@ mod tests {
             region: "..".into(),
             date: "2026-11-20".into(),
         };
-        let dir = p.dir(Path::new("/out"));
+        let dir = p.dir(Path::new("/out"), Layout::Flows);
         assert_eq!(
             dir,
             Path::new("/out/account-id=..%2Fx/region=%2E%2E/date=2026-11-20")
+        );
+        assert_eq!(
+            p.dir(Path::new("/out"), Layout::SecurityLake),
+            Path::new("/out/region=%2E%2E/accountId=..%2Fx/eventDay=20261120")
         );
     }
 
