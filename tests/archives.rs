@@ -187,7 +187,7 @@ fn wrapped_shapes_give_the_verdicts_of_the_text() {
     write_shapes(dir.path());
     let (code, expected) = scenario_verdicts();
     assert_eq!(code, Some(1));
-    assert_eq!(expected.lines().count(), 3, "{expected}");
+    assert_eq!(expected.lines().count(), 4, "{expected}");
     for shape in ["export", "subscription", "firehose"] {
         let out = vpcflow(&[
             "verdict",

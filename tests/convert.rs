@@ -16,7 +16,7 @@ fn converted_parquet_reads_back_in_pyarrow_and_duckdb() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("converted 35 records"),
+        stderr(&out).contains("converted 39 records"),
         "{}",
         stderr(&out)
     );
@@ -57,7 +57,7 @@ print(ipaddress.IPv6Address(row["dstaddr"]))
         root = out_dir.to_str().unwrap()
     ));
     let lines: Vec<&str> = py.lines().collect();
-    assert_eq!(lines[0], "35");
+    assert_eq!(lines[0], "39");
     assert_eq!(
         lines[1], "13",
         "8 REJECTs at the databases, 4 scan probes, 1 IPv6"
@@ -75,7 +75,7 @@ for r in duckdb.sql(q).fetchall():
         root = out_dir.to_str().unwrap()
     ));
     assert!(
-        duck.lines().any(|l| l.starts_with("ap-northeast-1 32 ")),
+        duck.lines().any(|l| l.starts_with("ap-northeast-1 36 ")),
         "{duck}"
     );
     assert!(duck.lines().any(|l| l.starts_with("unknown ")), "{duck}");
@@ -216,8 +216,8 @@ print(*duckdb.sql(q).fetchall()[0])
         lines.contains(&"region=unknown/accountId=123456789012/eventDay=20261120 1"),
         "{py}"
     );
-    assert!(lines.contains(&"rows 34"), "{py}");
-    assert!(lines.contains(&"equal True 34"), "{py}");
+    assert!(lines.contains(&"rows 38"), "{py}");
+    assert!(lines.contains(&"equal True 38"), "{py}");
     assert!(
         lines.contains(&"10.0.3.82 10.0.0.5 123456789012 20261120"),
         "{py}"
@@ -309,7 +309,7 @@ print("template names a written directory", filled in dirs, filled)
             "{format}: {py}"
         );
         assert!(lines.contains(&"mismatches []"), "{format}: {py}");
-        assert!(lines.contains(&"rows 32"), "{format}: {py}");
+        assert!(lines.contains(&"rows 36"), "{format}: {py}");
         assert!(
             lines
                 .iter()

@@ -97,7 +97,7 @@ fn verdicts_from_s3_equal_verdicts_from_local_files() {
     ]);
     let rows = json_rows(&s3);
     assert_eq!(rows, json_rows(&local));
-    assert_eq!(rows.len(), 3);
+    assert_eq!(rows.len(), 4);
     assert_eq!(rows[0]["verdict"], "blocked");
     assert_eq!(rows[2]["verdict"], "allowed");
     assert!(stderr(&s3).contains("4 objects listed"), "{}", stderr(&s3));
@@ -108,7 +108,7 @@ fn verdicts_from_s3_equal_verdicts_from_local_files() {
     );
     assert_eq!(parsed.status.code(), Some(0), "{}", stderr(&parsed));
     assert!(
-        stdout(&parsed).contains("records     32"),
+        stdout(&parsed).contains("records     36"),
         "{}",
         stdout(&parsed)
     );

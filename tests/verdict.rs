@@ -35,7 +35,9 @@ fn by_endpoint<'a>(rows: &'a [Value], name: &str) -> &'a Value {
 }
 
 fn assert_scenario(rows: &[Value]) {
-    assert_eq!(rows.len(), 3, "{rows:?}");
+    // dbinstance1 and dbinstance2 block the app client; dbinstance3 admits it (unexpected: only
+    // the bastion is expected there) and the bastion.
+    assert_eq!(rows.len(), 4, "{rows:?}");
     for db in ["dbinstance1", "dbinstance2"] {
         let v = by_endpoint(rows, db);
         assert_eq!(v["verdict"], "blocked", "{v}");
@@ -54,10 +56,29 @@ fn assert_scenario(rows: &[Value]) {
     }
     let v3 = by_endpoint(rows, "dbinstance3");
     assert_eq!(v3["verdict"], "allowed");
+    assert_eq!(v3["client"], "10.0.1.10");
     assert_eq!(v3["connected"], 2);
     assert_eq!(v3["first_seen"], "2026-11-20T09:08:03Z");
+    assert_eq!(v3["unexpected"], true, "{v3}");
+    assert!(
+        v3["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("unexpected client"),
+        "{v3}"
+    );
+    let bastion = rows
+        .iter()
+        .find(|r| r["client"] == "10.0.1.20")
+        .expect("the bastion's pair");
+    assert_eq!(bastion["endpoint"], "dbinstance3");
+    assert_eq!(bastion["verdict"], "allowed");
+    assert_eq!(bastion["connected"], 1);
+    assert_eq!(bastion["unexpected"], false, "{bastion}");
+    assert!(rows.iter().all(|r| r["public"] == false));
     // Blocked first.
     assert_eq!(rows[2]["endpoint"], "dbinstance3");
+    assert_eq!(rows[3]["endpoint"], "dbinstance3");
     // Every key the contract names is there.
     for key in [
         "endpoint",
@@ -188,7 +209,7 @@ fn csv_output_has_a_header_and_one_row_per_pair() {
     ]);
     let text = stdout(&out);
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 4);
+    assert_eq!(lines.len(), 5);
     assert!(lines[0].starts_with("endpoint,client,port,verdict,attempts,blocked,connected"));
     assert!(
         lines[1].starts_with("dbinstance1,10.0.1.10,3306,blocked,2,2,0,2,0,0,0"),

@@ -34,8 +34,10 @@ FLOW_LOG_ID = "fl-0f1e2d3c4b5a69788"
 # inbound rule, a group admitting MySQL from the client's group, and the client's group.
 DEFAULT_SG, DENY_SG, ALLOW_SG, CLIENT_SG = ("sg-0a1b2c3d4e5f60001", "sg-0b2c3d4e5f6a70002",
                                             "sg-0c3d4e5f6a7b80003", "sg-0d4e5f6a7b8c90004")
+BASTION_SG = "sg-0e5f6a7b8c9d00005"
 SG_NAMES = {DEFAULT_SG: "default", DENY_SG: "RDSDenySecurityGroup",
-            ALLOW_SG: "RDSAllowSecurityGroup", CLIENT_SG: "ClientSecurityGroup"}
+            ALLOW_SG: "RDSAllowSecurityGroup", CLIENT_SG: "ClientSecurityGroup",
+            BASTION_SG: "BastionSecurityGroup"}
 SUBNETS = {"subnet-0a1b2c3d4e5f60011": "10.0.1.0/24",     # the client's private subnet
            "subnet-0a1b2c3d4e5f60031": "10.0.3.128/25",   # database subnets
            "subnet-0a1b2c3d4e5f60032": "10.0.3.0/25"}
@@ -43,6 +45,10 @@ NACL = "acl-0a1b2c3d4e5f60021"
 
 CLIENT = dict(ip="10.0.1.10", eni="eni-0c1a2b3c4d5e6f708", subnet="subnet-0a1b2c3d4e5f60011",
               instance="i-0a1b2c3d4e5f60789", sg=CLIENT_SG)
+# The bastion the catalogue expects at dbinstance3 (endpoints.toml); the app client above, whose
+# group dbinstance3's group also admits, is then an unexpected client there.
+BASTION = dict(ip="10.0.1.20", eni="eni-0b1a2b3c4d5e6f709", subnet="subnet-0a1b2c3d4e5f60011",
+               instance="i-0b1a2b3c4d5e6f70a", sg=BASTION_SG)
 DB = {
     "dbinstance1": dict(ip="10.0.3.213", eni="eni-085da82d3ccb0f0ad", subnet="subnet-0a1b2c3d4e5f60031", sg=DEFAULT_SG),
     "dbinstance2": dict(ip="10.0.3.205", eni="eni-0acae018ffc56ba56", subnet="subnet-0a1b2c3d4e5f60031", sg=DENY_SG),
@@ -76,8 +82,9 @@ def rec(eni, subnet, instance, src, dst, sport, dport, proto, packets, nbytes, m
     })
 
 
-def client_side(src, dst, sport, dport, packets, nbytes, minute, action, flags, direction, path="-", **kw):
-    rec(CLIENT["eni"], CLIENT["subnet"], CLIENT["instance"], src, dst, sport, dport, 6, packets,
+def client_side(src, dst, sport, dport, packets, nbytes, minute, action, flags, direction, path="-",
+                host=CLIENT, **kw):
+    rec(host["eni"], host["subnet"], host["instance"], src, dst, sport, dport, 6, packets,
         nbytes, minute, action, flags, direction, path, **kw)
 
 
@@ -97,14 +104,14 @@ def timed_out_mysql(db, sport, minute):
         db_side(db, CLIENT["ip"], ip, sport, 3306, packets, packets * 60, m, "REJECT", 2, "ingress")
 
 
-def connected_mysql(db, sport, minute):
+def connected_mysql(db, sport, minute, host=CLIENT):
     """A session that connects, runs a query and quits: request and reply ACCEPTed at both
     ENIs. tcp-flags: SYN|FIN (3) from the client, SYN-ACK|FIN (19) from the server."""
-    ip = DB[db]["ip"]
-    client_side(CLIENT["ip"], ip, sport, 3306, 12, 1540, minute, "ACCEPT", 3, "egress", "1")
-    client_side(ip, CLIENT["ip"], 3306, sport, 10, 4133, minute, "ACCEPT", 19, "ingress")
-    db_side(db, CLIENT["ip"], ip, sport, 3306, 12, 1540, minute, "ACCEPT", 3, "ingress")
-    db_side(db, ip, CLIENT["ip"], 3306, sport, 10, 4133, minute, "ACCEPT", 19, "egress", "1")
+    ip, me = DB[db]["ip"], host["ip"]
+    client_side(me, ip, sport, 3306, 12, 1540, minute, "ACCEPT", 3, "egress", "1", host=host)
+    client_side(ip, me, 3306, sport, 10, 4133, minute, "ACCEPT", 19, "ingress", host=host)
+    db_side(db, me, ip, sport, 3306, 12, 1540, minute, "ACCEPT", 3, "ingress")
+    db_side(db, ip, me, 3306, sport, 10, 4133, minute, "ACCEPT", 19, "egress", "1")
 
 
 # --- What happened, in order. ---------------------------------------------------------------
@@ -129,6 +136,8 @@ for i, port in enumerate((22, 23, 3389, 8080)):
 connected_mysql("dbinstance3", 51238, 8)
 timed_out_mysql("dbinstance1", 51240, 10)
 timed_out_mysql("dbinstance2", 51242, 12)
+# 09:13 an administrator connects to dbinstance3 from the bastion.
+connected_mysql("dbinstance3", 40022, 13, host=BASTION)
 # 09:14 a second session to dbinstance3.
 connected_mysql("dbinstance3", 51244, 14)
 
@@ -152,9 +161,10 @@ def security_group(gid, inbound, description):
             "OwnerId": ACCOUNT, "GroupId": gid, "IpPermissionsEgress": ALL_OUT, "VpcId": VPC}
 
 
-def group_rule(protocol, from_port, to_port, source):
+def group_rule(protocol, from_port, to_port, *sources):
+    # One permission per protocol and port range, naming every source group (as EC2 lists it).
     rule = {"IpProtocol": protocol, "IpRanges": [], "Ipv6Ranges": [], "PrefixListIds": [],
-            "UserIdGroupPairs": [{"GroupId": source, "UserId": ACCOUNT}]}
+            "UserIdGroupPairs": [{"GroupId": g, "UserId": ACCOUNT} for g in sources]}
     if protocol != "-1":
         rule.update(FromPort=from_port, ToPort=to_port)
     return rule
@@ -180,8 +190,10 @@ def config(here):
     groups = [
         security_group(DEFAULT_SG, [group_rule("-1", None, None, DEFAULT_SG)], "default VPC security group"),
         security_group(DENY_SG, [], "no inbound rule"),
-        security_group(ALLOW_SG, [group_rule("tcp", 3306, 3306, CLIENT_SG)], "MySQL from the client group"),
+        security_group(ALLOW_SG, [group_rule("tcp", 3306, 3306, CLIENT_SG, BASTION_SG)],
+                       "MySQL from the client and bastion groups"),
         security_group(CLIENT_SG, [], "the EC2 client"),
+        security_group(BASTION_SG, [], "the bastion"),
     ]
     entries = [{"CidrBlock": "0.0.0.0/0", "Egress": egress, "Protocol": "-1", "RuleAction": action,
                 "RuleNumber": number}
@@ -190,7 +202,7 @@ def config(here):
                                "SubnetId": s} for i, s in enumerate(SUBNETS)],
              "Entries": entries, "IsDefault": True, "NetworkAclId": NACL, "Tags": [], "VpcId": VPC,
              "OwnerId": ACCOUNT}]
-    enis = [eni(CLIENT["eni"], CLIENT["subnet"], CLIENT["ip"], CLIENT_SG, "", False, CLIENT["instance"])]
+    enis = [eni(h["eni"], h["subnet"], h["ip"], h["sg"], "", False, h["instance"]) for h in (CLIENT, BASTION)]
     enis += [eni(d["eni"], d["subnet"], d["ip"], d["sg"], "RDSNetworkInterface", True) for d in DB.values()]
     subnets = [{"AvailabilityZone": "ap-northeast-1a", "CidrBlock": cidr, "DefaultForAz": False,
                 "Ipv6CidrBlockAssociationSet": [], "MapPublicIpOnLaunch": False, "State": "available",
