@@ -251,13 +251,29 @@ print(json.dumps(p.pairs))
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(pairs.len(), rows.len());
+    // The per-endpoint table counts dbinstance3's two allowed clients, one of them unexpected
+    // (the app client: only the bastion is expected there).
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        html.contains(
+            "<tr><th scope=\"row\">dbinstance3</th><td>0</td><td>0</td><td>0</td><td>2</td><td>1</td></tr>"
+        ),
+        "{html}"
+    );
     for row in &rows {
         let p = pairs
             .iter()
             .find(|p| p["endpoint"] == row["endpoint"] && p["client"] == row["client"])
             .unwrap_or_else(|| panic!("{row} is not in the page"));
         assert_eq!(p["verdict"], row["verdict"]);
-        for key in ["attempts", "blocked", "connected", "unanswered", "records"] {
+        for key in [
+            "attempts",
+            "blocked",
+            "connected",
+            "unanswered",
+            "records",
+            "unexpected",
+        ] {
             assert_eq!(
                 p[key].as_str().unwrap(),
                 row[key].to_string(),

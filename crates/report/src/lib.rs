@@ -206,7 +206,8 @@ fn header(out: &mut String, report: &Report, meta: &Meta, axis: &Axis) {
 }
 
 fn summary(out: &mut String, report: &Report) {
-    let mut by: BTreeMap<&str, [usize; 4]> = BTreeMap::new();
+    // Clients by verdict, then the unexpected ones (which are also counted by their verdict).
+    let mut by: BTreeMap<&str, [usize; 5]> = BTreeMap::new();
     for v in &report.verdicts {
         let i = match v.verdict {
             Verdict::Blocked => 0,
@@ -214,18 +215,21 @@ fn summary(out: &mut String, report: &Report) {
             Verdict::Unanswered => 2,
             Verdict::Allowed => 3,
         };
-        by.entry(&v.endpoint).or_default()[i] += 1;
+        let row = by.entry(&v.endpoint).or_default();
+        row[i] += 1;
+        row[4] += usize::from(v.unexpected);
     }
-    out.push_str("<section id=\"summary\"><h2>Per endpoint</h2><table><thead><tr><th scope=\"col\">endpoint</th><th scope=\"col\">blocked</th><th scope=\"col\">intermittent</th><th scope=\"col\">unanswered</th><th scope=\"col\">allowed</th></tr></thead><tbody>");
+    out.push_str("<section id=\"summary\"><h2>Per endpoint</h2><table><thead><tr><th scope=\"col\">endpoint</th><th scope=\"col\">blocked</th><th scope=\"col\">intermittent</th><th scope=\"col\">unanswered</th><th scope=\"col\">allowed</th><th scope=\"col\">unexpected</th></tr></thead><tbody>");
     for (e, c) in &by {
         let _ = write!(
             out,
-            "<tr><th scope=\"row\">{}</th><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><th scope=\"row\">{}</th><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(e),
             c[0],
             c[1],
             c[2],
-            c[3]
+            c[3],
+            c[4]
         );
     }
     out.push_str("</tbody></table></section>\n");
@@ -246,8 +250,8 @@ fn pair(out: &mut String, v: &PairVerdict, axis: &Axis) {
     let verdict = v.verdict.as_str();
     let _ = write!(
         out,
-        "<article class=\"pair v-{verdict}\" data-verdict=\"{verdict}\" data-endpoint=\"{e}\" data-client=\"{c}\" data-attempts=\"{n}\" data-blocked=\"{blocked}\" data-connected=\"{conn}\" data-unanswered=\"{unans}\" data-records=\"{records}\">\
-         <h3><span class=\"badge\">{upper}</span> {e} ← {c} <span class=\"port\">tcp/{port}</span></h3>\
+        "<article class=\"pair v-{verdict}\" data-verdict=\"{verdict}\" data-endpoint=\"{e}\" data-client=\"{c}\" data-attempts=\"{n}\" data-blocked=\"{blocked}\" data-connected=\"{conn}\" data-unanswered=\"{unans}\" data-records=\"{records}\" data-unexpected=\"{unexpected}\">\
+         <h3><span class=\"badge\">{upper}</span>{tag} {e} ← {c} <span class=\"port\">tcp/{port}</span></h3>\
          <p class=\"reason\">{reason}</p>\
          <p class=\"counts\">{n} attempts: {blocked} blocked ({ing} at ingress, {ret} on the return path, {egr} at egress), {conn} connected, {unans} unanswered; first seen {first}, last seen {last}; confidence {conf}{sampled}</p>",
         e = esc(&v.endpoint),
@@ -263,6 +267,12 @@ fn pair(out: &mut String, v: &PairVerdict, axis: &Axis) {
         conn = v.counts.connected,
         unans = v.counts.unanswered,
         records = v.records,
+        unexpected = v.unexpected,
+        tag = if v.unexpected {
+            " <span class=\"badge unexpected\">UNEXPECTED</span>"
+        } else {
+            ""
+        },
         first = rfc3339(v.first_seen),
         last = rfc3339(v.last_seen),
         conf = v.confidence.as_str(),
@@ -455,6 +465,7 @@ th[scope=row], thead th:first-child { text-align: left; }
 .v-allowed { border-left-color: var(--ok); }
 .badge { display: inline-block; font-size: .75rem; font-weight: 700; letter-spacing: .04em; border: 1px solid currentColor; border-radius: 3px; padding: 0 .3rem; }
 .v-blocked .badge { color: var(--ing); } .v-intermittent .badge { color: var(--ret); } .v-allowed .badge { color: var(--ok); } .v-unanswered .badge { color: var(--un); }
+.badge.unexpected { color: var(--ing); margin-left: .3rem; }
 .port { color: var(--muted); font-weight: 400; }
 .reason, .counts, .detail, .fix { margin: .25rem 0; overflow-wrap: anywhere; }
 .counts { color: var(--muted); font-size: .9rem; }
