@@ -19,4 +19,5 @@ mod parse;
 mod report;
 mod s3;
 mod split;
+mod sqs;
 mod verdict;

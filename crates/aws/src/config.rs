@@ -102,6 +102,14 @@ impl AwsOptions {
         loader.load().await
     }
 
+    /// An SQS client (`Retry-After` honoured).
+    pub fn sqs(&self, config: &SdkConfig) -> aws_sdk_sqs::Client {
+        let sqs = aws_sdk_sqs::config::Builder::from(config)
+            .retry_classifier(RetryAfter)
+            .build();
+        aws_sdk_sqs::Client::from_conf(sqs)
+    }
+
     /// An S3 client (path-style addressing at a custom endpoint, `Retry-After` honoured).
     pub fn s3(&self, config: &SdkConfig) -> aws_sdk_s3::Client {
         let s3 = aws_sdk_s3::config::Builder::from(config)

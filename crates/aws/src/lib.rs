@@ -8,6 +8,8 @@
 //! - [`S3Url`], [`KeyInfo`], [`KeyFilter`]: where objects are and which to skip before fetching.
 //! - [`s3::read`]: list, prune, fetch and decode, handing batches to a sink per
 //!   object.
+//! - [`sqs::parse_body`] and [`sqs::Queue`]: S3 notifications from an SQS queue (direct, SNS,
+//!   EventBridge), for following a bucket; objects are then read with [`s3::read_object`].
 //! - [`LogsReader`]: FilterLogEvents over a log group's streams, rate-limited, with retries;
 //!   [`Dedupe`] drops the events overlapping polls return twice.
 //! - [`ec2::network_config`] and [`rds::discover`]: the security groups, network ACLs and
@@ -23,6 +25,7 @@ pub mod key;
 pub mod logs;
 pub mod rds;
 pub mod s3;
+pub mod sqs;
 
 pub use aws_config::SdkConfig;
 pub use config::AwsOptions;

@@ -249,7 +249,10 @@ pub struct Progress {
     pub records: AtomicU64,
 }
 
-async fn read_object(
+/// Fetches and decodes one object (its ETag must still match), handing its batches to a sink
+/// from `sinks`. A failure to fetch or decode is in the report, not an error; an error is the
+/// sink's.
+pub async fn read_object(
     client: &Client,
     object: &S3Object,
     decoder: DecoderOptions,

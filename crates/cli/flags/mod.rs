@@ -76,6 +76,8 @@ Examples:
   vpcflow tail --log-group soa-05-001-FlowLogGroup --endpoints endpoints.toml --output json --duration 10m
   vpcflow tail --log-group flows --endpoints endpoints.toml --checkpoint tail.ckpt   # resumable
   vpcflow tail --log-group soa-05-001-FlowLogGroup --discover --region ap-northeast-1
+  vpcflow tail --sqs-queue https://sqs.ap-northeast-1.amazonaws.com/123456789012/flow-logs \
+      --endpoints endpoints.toml --checkpoint bucket.ckpt       # follow a bucket
 
 It reads the last --lookback of events first, then follows new ones: with StartLiveTail where the
 server supports it, else by polling FilterLogEvents with overlapping windows (events arrive late),
@@ -476,8 +478,19 @@ pub enum TailOutput {
 #[derive(Debug, Args)]
 pub struct TailArgs {
     /// The CloudWatch Logs group the flow log delivers to.
-    #[arg(long, value_name = "NAME")]
-    pub log_group: String,
+    #[arg(long, value_name = "NAME", required_unless_present = "sqs_queue")]
+    pub log_group: Option<String>,
+
+    /// Follow an S3 bucket instead: the URL of the SQS queue its ObjectCreated notifications
+    /// reach (straight from S3, through SNS, or from EventBridge). Each new object is read once;
+    /// a message is deleted only after its object is in --checkpoint.
+    #[arg(long, value_name = "URL", conflicts_with = "log_group")]
+    pub sqs_queue: Option<String>,
+
+    /// Seconds a received notification stays hidden from other receivers (extended every half
+    /// of it while its objects are read).
+    #[arg(long, value_name = "SECS", default_value_t = 120, value_parser = clap::value_parser!(i32).range(2..=43200), requires = "sqs_queue", hide = true)]
+    pub sqs_visibility: i32,
 
     /// The endpoint catalogue (TOML).
     #[arg(long, value_name = "FILE", required_unless_present = "discover")]

@@ -148,6 +148,10 @@ pub struct VerdictJob {
 #[derive(Debug)]
 pub struct TailJob {
     pub logs: LogsOptions,
+    /// `--sqs-queue URL`: follow a bucket's notifications instead of a log group.
+    pub sqs_queue: Option<String>,
+    /// `--sqs-visibility SECS`.
+    pub sqs_visibility: i32,
     pub catalogue: CatalogueFrom,
     pub output: TailOutput,
     pub duration: Option<Duration>,
@@ -428,7 +432,13 @@ fn tail(a: TailArgs) -> Result<TailJob> {
         check_verdict_format(format, "--log-format")?;
     }
     Ok(TailJob {
-        logs: logs_options(&a.log_group, &a.group, a.aws.concurrency),
+        logs: logs_options(
+            a.log_group.as_deref().unwrap_or_default(),
+            &a.group,
+            a.aws.concurrency,
+        ),
+        sqs_queue: a.sqs_queue,
+        sqs_visibility: a.sqs_visibility,
         catalogue: catalogue_from(&a.endpoints, a.discover, a.discover_page_size)?,
         output: a.output,
         duration: a.duration,

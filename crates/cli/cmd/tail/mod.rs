@@ -1,5 +1,7 @@
 //! `vpcflow tail`: follow a CloudWatch Logs group and keep the verdicts up to date.
 
+mod sqs;
+
 use std::collections::{BTreeSet, HashMap};
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::Ordering;
@@ -60,6 +62,14 @@ const SHORT_SESSION: Duration = Duration::from_secs(60);
 
 pub fn run(job: TailJob) -> Result<u8> {
     let catalogue = catalogue::load(&job.catalogue, &job.aws.connect)?;
+    if catalogue::names_groups(&catalogue) {
+        eprintln!(
+            "warning: tail does not resolve security groups in expected_clients; clients they might cover are not flagged"
+        );
+    }
+    if job.sqs_queue.is_some() {
+        return sqs::run(job, catalogue);
+    }
     let rt = aws::runtime(job.run.threads)?;
     rt.block_on(async {
         let mut tail = Tail::start(job, catalogue).await?;
@@ -126,23 +136,8 @@ impl Tail {
             }
             None => None,
         };
-        if catalogue::names_groups(&catalogue) {
-            eprintln!(
-                "warning: tail does not resolve security groups in expected_clients; clients they might cover are not flagged"
-            );
-        }
-        let aggregator = Aggregator::new(catalogue, None, None)
-            .with_memory_limit(job.memory.limit)
-            .with_temp_dir(job.memory.temp_dir.clone());
-        let mut position = Position::default();
-        if let Some(c) = &checkpoint
-            && !c.data.meta.is_null()
-        {
-            position = serde_json::from_value(c.data.meta.clone())
-                .context("the tail checkpoint is unreadable; delete it to start over")?;
-            aggregator.read_state(&c.data.state[..]).context(
-                "the tail checkpoint's verdict state is unreadable; delete it to start over",
-            )?;
+        let (aggregator, mut position) = resume::<Position>(&job, catalogue, checkpoint.as_ref())?;
+        if checkpoint.as_ref().is_some_and(|c| !c.data.meta.is_null()) {
             tracing::info!(
                 position_ms = position.position_ms,
                 "resuming the tail from its checkpoint"
@@ -401,15 +396,8 @@ impl Tail {
 
     /// The report, with the pairs sampled updates touched marked as such.
     fn report(&self) -> Result<Report> {
-        let mut report = self.aggregator.report()?;
+        let mut report = live_report(&self.aggregator)?;
         mark_sampled(&mut report, &self.position.sampled_pairs);
-        // tail reads no network configuration: clients that expected security groups might
-        // cover are not flagged (said once, at the start).
-        vpcflow_verdict::expect::mark(
-            &mut report,
-            self.aggregator.catalogue(),
-            &vpcflow_verdict::expect::NoNetwork,
-        );
         Ok(report)
     }
 
@@ -470,6 +458,41 @@ impl Tail {
         );
         Ok(report::verdict_exit(false, &report, Default::default()))
     }
+}
+
+/// A tail's aggregator, with the verdict state and the position (`P`) of `checkpoint` read back
+/// when it has them.
+fn resume<P: serde::de::DeserializeOwned + Default>(
+    job: &TailJob,
+    catalogue: Catalogue,
+    checkpoint: Option<&CheckpointFile>,
+) -> Result<(Aggregator, P)> {
+    let aggregator = Aggregator::new(catalogue, None, None)
+        .with_memory_limit(job.memory.limit)
+        .with_temp_dir(job.memory.temp_dir.clone());
+    let mut position = P::default();
+    if let Some(c) = checkpoint
+        && !c.data.meta.is_null()
+    {
+        position = serde_json::from_value(c.data.meta.clone())
+            .context("the tail checkpoint is unreadable; delete it to start over")?;
+        aggregator.read_state(&c.data.state[..]).context(
+            "the tail checkpoint's verdict state is unreadable; delete it to start over",
+        )?;
+    }
+    Ok((aggregator, position))
+}
+
+/// The verdicts so far, with expected clients marked. A tail reads no network configuration:
+/// clients that expected security groups might cover are not flagged (said once, at the start).
+fn live_report(aggregator: &Aggregator) -> Result<Report> {
+    let mut report = aggregator.report()?;
+    vpcflow_verdict::expect::mark(
+        &mut report,
+        aggregator.catalogue(),
+        &vpcflow_verdict::expect::NoNetwork,
+    );
+    Ok(report)
 }
 
 /// What `tail`'s status line shows.
