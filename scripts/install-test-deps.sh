@@ -4,7 +4,9 @@
 #   - moto[server] from PyPI, pinned to $MOTO_VERSION: the real AWS-protocol server the S3,
 #     CloudWatch Logs, EC2 and RDS tests start on a loopback port (they fail, never skip,
 #     without it). 5.2.5 is the first version whose StartLiveTail the live-tail test can use
-#     (moto implements it from 5.2.2; 5.2.5 is the version the tests were written against),
+#     (moto implements it from 5.2.2; 5.2.5 is the version the tests were written against);
+#     its S3 sends ObjectCreated notifications to its SQS (tests/sqs.rs), and boto3, which it
+#     brings, sets the server up in that test,
 #   - pyarrow and duckdb from PyPI: independent readers the Parquet tests check files with,
 #   - jsonschema from PyPI: validates OCSF events against testdata/ocsf/schema,
 #   - sqlglot from PyPI, pinned: parses the Athena DDL `convert --athena-ddl` prints (Athena

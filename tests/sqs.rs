@@ -70,7 +70,8 @@ fn tail_args<'a>(queue: &'a str, checkpoint: &'a str, duration: &'a str) -> Vec<
 /// Objects uploaded while the tail runs are counted; the tail is killed with -9 while it reads
 /// a large object, resumed, and sent duplicate notifications (wrapped by SNS and shaped as
 /// EventBridge's). At the end every object is counted exactly once, the verdicts equal a batch
-/// `verdict` over the bucket, and the queue is empty.
+/// `verdict` over the bucket, and the queue is empty. A notification for a key that is gone,
+/// and a message that is no notification, are reported and deleted.
 #[test]
 fn a_bucket_followed_through_sqs_counts_each_object_once_across_a_kill() {
     let moto = Moto::start();
@@ -143,6 +144,11 @@ event = {{"Records": [{{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put
 sqs.send_message(QueueUrl=url, MessageBody=json.dumps({{"Type": "Notification", "Message": json.dumps(event)}}))
 sqs.send_message(QueueUrl=url, MessageBody=json.dumps({{"detail-type": "Object Created", "source": "aws.s3",
     "detail": {{"bucket": {{"name": "flows"}}, "object": {{"key": {k1:?}, "size": 1, "etag": e1}}}}}}))
+# A notification for a key that is gone, and a message that is no notification at all.
+gone = {{"Records": [{{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+    "s3": {{"bucket": {{"name": "flows"}}, "object": {{"key": "AWSLogs/gone.log.gz", "size": 1, "eTag": "0f"}}}}}}]}}
+sqs.send_message(QueueUrl=url, MessageBody=json.dumps(gone))
+sqs.send_message(QueueUrl=url, MessageBody="hello")
 "#
         ),
     );
@@ -187,6 +193,15 @@ sqs.send_message(QueueUrl=url, MessageBody=json.dumps({{"detail-type": "Object C
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("{err}"));
     assert!(duplicates >= 2, "{err}");
+    assert!(
+        err.contains("warning: s3://flows/AWSLogs/gone.log.gz: not counted"),
+        "{err}"
+    );
+    assert!(err.contains("not JSON"), "{err}");
+    assert!(
+        err.contains(", 1 unreadable objects (deleted), 0 left on the queue"),
+        "{err}"
+    );
 
     // Nothing is left on the queue.
     let left = boto(
