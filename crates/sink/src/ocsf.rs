@@ -422,8 +422,10 @@ pub fn ocsf_batch(batch: &RecordBatch) -> io::Result<RecordBatch> {
         events.push(e);
         Ok(())
     })?;
+    // Strict: an attribute `event` writes that SCHEMA lacks is an error, never silently dropped.
     let mut decoder = arrow_json::ReaderBuilder::new(SCHEMA.clone())
         .with_coerce_primitive(true)
+        .with_strict_mode(true)
         .with_batch_size(events.len().max(1))
         .build_decoder()
         .map_err(io::Error::other)?;

@@ -82,11 +82,8 @@ async fn follow(job: TailJob, catalogue: Catalogue) -> Result<u8> {
     let (aggregator, mut position) =
         super::resume::<Position>(&job, catalogue, checkpoint.as_ref())?;
     let aggregator = Arc::new(aggregator);
-    // Objects counted: the checkpoint's, else this run's.
-    let mut counted: BTreeMap<String, String> = checkpoint
-        .as_ref()
-        .map(|c| c.data.sources.clone())
-        .unwrap_or_default();
+    // Objects counted (id → ETag): the checkpoint's sources, or this run's without one.
+    let mut uncheckpointed = BTreeMap::new();
     let config = job.aws.connect.load().await;
     let s3 = job.aws.connect.s3(&config);
     let queue = Queue::new(job.aws.connect.sqs(&config), &url);
@@ -112,11 +109,14 @@ async fn follow(job: TailJob, catalogue: Catalogue) -> Result<u8> {
             continue;
         }
         counts.messages += messages.len() as u64;
-        let round = Round::plan(&messages, &counted, &position, &mut counts);
-        let results = read(&job, &s3, &queue, &messages, &round.todo, &aggregator).await?;
+        let counted = checkpoint
+            .as_mut()
+            .map_or(&mut uncheckpointed, |c| &mut c.data.sources);
+        let todo = plan(&messages, counted, &position, &mut counts);
+        let results = read(&job, &s3, &queue, &messages, &todo, &aggregator).await?;
         // Which messages may go: those none of whose objects must be read again.
         let mut keep = vec![false; messages.len()];
-        for ((i, notice), r) in round.todo.iter().zip(&results) {
+        for ((i, notice), r) in todo.iter().zip(&results) {
             match &r.error {
                 None => {
                     let id = notice.object.id();
@@ -143,9 +143,14 @@ async fn follow(job: TailJob, catalogue: Catalogue) -> Result<u8> {
                 }
             }
         }
-        reports.extend(results);
+        // Failures were said above; the summary at the end lists malformed lines, so only
+        // counted objects that had some are kept for it.
+        reports.extend(
+            results
+                .into_iter()
+                .filter(|r| r.error.is_none() && r.malformed > 0),
+        );
         if let Some(c) = checkpoint.as_mut() {
-            c.data.sources = counted.clone();
             c.data.meta = serde_json::to_value(&position)?;
             let agg = &aggregator;
             c.save(Some(&mut |w: &mut dyn Write| agg.write_state(w)))
@@ -200,52 +205,46 @@ fn status(p: &Position, c: &Counts) -> String {
     )
 }
 
-/// What a round of messages asks to read.
-struct Round {
-    /// (message index, object) for every object not counted yet.
-    todo: Vec<(usize, Notice)>,
-}
-
-impl Round {
-    fn plan(
-        messages: &[Message],
-        counted: &BTreeMap<String, String>,
-        position: &Position,
-        counts: &mut Counts,
-    ) -> Round {
-        let mut todo: Vec<(usize, Notice)> = Vec::new();
-        for (i, m) in messages.iter().enumerate() {
-            match parse_body(&m.body) {
-                Err(why) => {
-                    eprintln!("warning: SQS message {}: {why}; deleted", m.id);
-                    counts.ignored += 1;
-                }
-                Ok(Body::Ignored(why)) => {
-                    tracing::info!(message = %m.id, why, "ignored");
-                    counts.ignored += 1;
-                }
-                Ok(Body::Created(notices)) => {
-                    for n in notices {
-                        let id = n.object.id();
-                        let seen = counted.get(&id) == Some(&n.object.etag)
-                            || todo.iter().any(|(_, t)| t.object == n.object)
-                            || match (&n.sequencer, position.sequencers.get(&id)) {
-                                (Some(new), Some(old)) => {
-                                    sequencer_cmp(new, old) != std::cmp::Ordering::Greater
-                                }
-                                _ => false,
-                            };
-                        if seen {
-                            counts.duplicates += 1;
-                        } else {
-                            todo.push((i, n));
-                        }
+/// What a round of messages asks to read: (message index, object) for every object not counted
+/// yet.
+fn plan(
+    messages: &[Message],
+    counted: &BTreeMap<String, String>,
+    position: &Position,
+    counts: &mut Counts,
+) -> Vec<(usize, Notice)> {
+    let mut todo: Vec<(usize, Notice)> = Vec::new();
+    for (i, m) in messages.iter().enumerate() {
+        match parse_body(&m.body) {
+            Err(why) => {
+                eprintln!("warning: SQS message {}: {why}; deleted", m.id);
+                counts.ignored += 1;
+            }
+            Ok(Body::Ignored(why)) => {
+                tracing::info!(message = %m.id, why, "ignored");
+                counts.ignored += 1;
+            }
+            Ok(Body::Created(notices)) => {
+                for n in notices {
+                    let id = n.object.id();
+                    let seen = counted.get(&id) == Some(&n.object.etag)
+                        || todo.iter().any(|(_, t)| t.object == n.object)
+                        || match (&n.sequencer, position.sequencers.get(&id)) {
+                            (Some(new), Some(old)) => {
+                                sequencer_cmp(new, old) != std::cmp::Ordering::Greater
+                            }
+                            _ => false,
+                        };
+                    if seen {
+                        counts.duplicates += 1;
+                    } else {
+                        todo.push((i, n));
                     }
                 }
             }
         }
-        Round { todo }
     }
+    todo
 }
 
 /// Reads `todo`'s objects, at most `--concurrency` at once, keeping `messages` hidden while it
