@@ -222,11 +222,9 @@ fn eni_narrows_the_streams_read() {
     );
 }
 
-#[test]
-fn the_format_comes_from_the_flow_log_via_ec2_describe_flow_logs() {
-    let moto = Moto::start();
-    // The S3 objects hold the scenario in a custom v5 format: put those records in a group
-    // whose flow log (created in moto's EC2) declares that format.
+/// Puts the bundled scenario, in the custom v5 format of its S3 objects, in log group
+/// `flows-v5`, whose flow log (created in moto's EC2) declares that format. Returns the streams.
+fn v5_group(moto: &Moto) -> BTreeMap<String, Vec<String>> {
     let mut streams: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut format = String::new();
     let tree = testdata("rds-sg-patterns/s3");
@@ -258,7 +256,7 @@ fn the_format_comes_from_the_flow_log_via_ec2_describe_flow_logs() {
             }
         }
     }
-    put(&moto, "flows-v5", &streams, 10, None);
+    put(moto, "flows-v5", &streams, 10, None);
     let ec2 = moto.ec2();
     rt().block_on(async {
         let vpc = ec2
@@ -279,6 +277,13 @@ fn the_format_comes_from_the_flow_log_via_ec2_describe_flow_logs() {
             .await
             .unwrap();
     });
+    streams
+}
+
+#[test]
+fn the_format_comes_from_the_flow_log_via_ec2_describe_flow_logs() {
+    let moto = Moto::start();
+    v5_group(&moto);
     let out = vpcflow_env(
         &[
             "verdict",
@@ -303,6 +308,130 @@ fn the_format_comes_from_the_flow_log_via_ec2_describe_flow_logs() {
     assert_eq!(rows.len(), 4);
     assert_eq!(rows[2]["endpoint"], "dbinstance3");
     assert_eq!(rows[2]["verdict"], "allowed");
+}
+
+/// The body of `key` in bucket `exports`.
+async fn object(s3: &aws_sdk_s3::Client, key: &str) -> aws_sdk_s3::primitives::ByteStream {
+    let bytes = s3
+        .get_object()
+        .bucket("exports")
+        .key(key)
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes();
+    bytes.into()
+}
+
+/// Issue 12: CloudWatch Logs export objects carry no header. Their format comes from the export
+/// task (DescribeExportTasks, by the task id in the key) and its log group's flow log
+/// (DescribeFlowLogs), so the export of a custom-format group gives the group's verdicts.
+#[test]
+fn export_objects_take_their_format_from_the_export_task_and_its_flow_log() {
+    let moto = Moto::start();
+    let streams = v5_group(&moto);
+    let args = |input: &str| -> Vec<String> {
+        ["verdict", "--endpoints", &endpoints(), "-o", "json", input]
+            .map(str::to_owned)
+            .to_vec()
+    };
+    let run = |args: Vec<String>| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        vpcflow_env(&args, &moto.env())
+    };
+    let mut group = args("--log-group");
+    group.push("flows-v5".into());
+    let from_group = run(group);
+    assert_eq!(from_group.status.code(), Some(1), "{}", stderr(&from_group));
+    let s3 = crate::s3::client(&moto);
+    let task = rt().block_on(async {
+        s3.create_bucket().bucket("exports").send().await.unwrap();
+        let task = logs(&moto)
+            .create_export_task()
+            .log_group_name("flows-v5")
+            .from(0)
+            .to(4_000_000_000_000)
+            .destination("exports")
+            .destination_prefix("flows")
+            .send()
+            .await
+            .unwrap()
+            .task_id()
+            .unwrap()
+            .to_owned();
+        // AWS writes PREFIX/TASK-ID/STREAM/000000.gz; moto 5.2.5 names the folder with a fresh
+        // UUID instead of the task id. Move its objects (their content as moto wrote them) to
+        // the key AWS would give them.
+        let listed = s3
+            .list_objects_v2()
+            .bucket("exports")
+            .prefix("flows/")
+            .send()
+            .await
+            .unwrap();
+        let mut moved = 0;
+        for o in listed.contents() {
+            let key = o.key().unwrap();
+            let parts: Vec<&str> = key.split('/').collect();
+            assert_eq!(parts.len(), 4, "{key}");
+            let body = object(&s3, key).await;
+            s3.put_object()
+                .bucket("exports")
+                .key(format!("flows/{task}/{}/{}", parts[2], parts[3]))
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            s3.delete_object()
+                .bucket("exports")
+                .key(key)
+                .send()
+                .await
+                .unwrap();
+            moved += 1;
+        }
+        assert_eq!(moved, streams.len());
+        task
+    });
+    let from_export = run(args("s3://exports/flows/"));
+    let err = stderr(&from_export);
+    assert_eq!(from_export.status.code(), Some(1), "{err}");
+    assert!(!err.contains("assuming the default"), "{err}");
+    assert!(!err.contains("malformed line"), "{err}");
+    assert_eq!(stdout(&from_export), stdout(&from_group), "{err}");
+    assert_eq!(json_rows(&from_export).len(), 4);
+    // Under a task id the server does not know, the lookup fails: one warning, the default
+    // format, and every line of the custom format is then malformed.
+    rt().block_on(async {
+        let key = format!("flows/{task}/{}/000000.gz", streams.keys().next().unwrap());
+        let body = object(&s3, &key).await;
+        s3.put_object()
+            .bucket("exports")
+            .key(
+                key.replace(&task, "00000000-0000-4000-8000-000000000000")
+                    .replace("flows/", "lost/"),
+            )
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+    });
+    let lost = run(args("s3://exports/lost/"));
+    let err = stderr(&lost);
+    assert_eq!(
+        err.matches("assuming the default version 2 format").count(),
+        1,
+        "{err}"
+    );
+    assert!(
+        err.contains("00000000-0000-4000-8000-000000000000"),
+        "{err}"
+    );
+    assert!(err.contains("malformed line"), "{err}");
 }
 
 #[test]

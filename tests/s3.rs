@@ -9,7 +9,7 @@ use crate::common::{
 use aws_sdk_s3::primitives::ByteStream;
 use serde_json::Value;
 
-fn client(moto: &Moto) -> aws_sdk_s3::Client {
+pub fn client(moto: &Moto) -> aws_sdk_s3::Client {
     let creds = aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "test");
     let conf = aws_sdk_s3::config::Builder::new()
         .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())

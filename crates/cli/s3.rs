@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use vpcflow_aws::s3::read;
-use vpcflow_aws::{Progress, S3Object, S3Options, S3Summary, S3Url, SinkFactory};
+use vpcflow_aws::{ExportFormats, Progress, S3Object, S3Options, S3Summary, S3Url, SinkFactory};
 use vpcflow_input::RunOptions;
 
 use crate::aws::runtime;
@@ -20,16 +20,17 @@ pub fn run(
     sinks: SinkFactory,
 ) -> Result<S3Summary> {
     let rt = runtime(run.threads)?;
-    let opts = S3Options {
-        filter: aws.filter.clone(),
-        concurrency: aws.concurrency,
-        decoder: run.decoder.clone(),
-    };
     let progress = Arc::new(Progress::default());
     let bar = ProgressBar::start(progress.clone());
     let summary = rt.block_on(async {
         let config = aws.connect.load().await;
         let client = aws.connect.s3(&config);
+        let opts = S3Options {
+            filter: aws.filter.clone(),
+            concurrency: aws.concurrency,
+            decoder: run.decoder.clone(),
+            exports: Some(Arc::new(ExportFormats::new(&config))),
+        };
         read(&client, urls, &opts, done, sinks, progress.clone()).await
     });
     bar.stop();

@@ -8,6 +8,8 @@
 //! - [`S3Url`], [`KeyInfo`], [`KeyFilter`]: where objects are and which to skip before fetching.
 //! - [`s3::read`]: list, prune, fetch and decode, handing batches to a sink per
 //!   object.
+//! - [`ExportFormats`]: the format of CloudWatch Logs export objects, from the export task's
+//!   log group (DescribeExportTasks, then DescribeFlowLogs).
 //! - [`sqs::parse_body`] and [`sqs::Queue`]: S3 notifications from an SQS queue (direct, SNS,
 //!   EventBridge), for following a bucket; objects are then read with [`s3::read_object`].
 //! - [`LogsReader`]: FilterLogEvents over a log group's streams, rate-limited, with retries;
@@ -21,6 +23,7 @@
 pub mod config;
 pub mod ec2;
 mod error;
+pub mod export;
 pub mod key;
 pub mod logs;
 pub mod rds;
@@ -30,6 +33,7 @@ pub mod sqs;
 pub use aws_config::SdkConfig;
 pub use config::AwsOptions;
 pub use error::AwsError;
+pub use export::{ExportFormats, ExportKey};
 pub use key::{KeyFilter, KeyInfo};
 pub use logs::{Dedupe, Event, LiveTail, LogsOptions, LogsReader, LogsStats, RateLimiter};
 pub use s3::{Progress, S3Object, S3Options, S3Summary, S3Url, SinkFactory};

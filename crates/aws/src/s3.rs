@@ -15,6 +15,7 @@ use vpcflow_core::{Decoder, DecoderOptions};
 use vpcflow_input::{RunError, SourceError, SourceReport, SourceSink, decode_source, open_reader};
 
 use crate::error::{AwsError, classify};
+use crate::export::ExportFormats;
 use crate::key::KeyFilter;
 
 /// An `s3://bucket/prefix` location.
@@ -71,6 +72,8 @@ pub struct S3Options {
     pub concurrency: usize,
     /// Decoder options for every object.
     pub decoder: DecoderOptions,
+    /// Looks up the format of CloudWatch Logs export objects when `decoder` has none.
+    pub exports: Option<Arc<ExportFormats>>,
 }
 
 /// What a run did.
@@ -194,9 +197,14 @@ pub async fn read(
             .map_err(|e| RunError::Output(io::Error::other(e)))?;
         let client = client.clone();
         let sinks = sinks.clone();
-        let decoder = opts.decoder.clone();
+        let base = opts.decoder.clone();
+        let exports = opts.exports.clone();
         let progress = progress.clone();
         tasks.spawn(async move {
+            let decoder = match &exports {
+                Some(exports) => exports.decoder_for(&object.key, &base).await,
+                None => base,
+            };
             let result = read_object(&client, &object, decoder, sinks, &progress).await;
             progress.objects_done.fetch_add(1, Ordering::Relaxed);
             drop(permit);

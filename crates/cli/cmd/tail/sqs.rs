@@ -86,6 +86,7 @@ async fn follow(job: TailJob, catalogue: Catalogue) -> Result<u8> {
     let mut uncheckpointed = BTreeMap::new();
     let config = job.aws.connect.load().await;
     let s3 = job.aws.connect.s3(&config);
+    let exports = Arc::new(vpcflow_aws::ExportFormats::new(&config));
     let queue = Queue::new(job.aws.connect.sqs(&config), &url);
     eprintln!("mode: receiving S3 notifications from {url}");
     let started = Instant::now();
@@ -113,7 +114,7 @@ async fn follow(job: TailJob, catalogue: Catalogue) -> Result<u8> {
             .as_mut()
             .map_or(&mut uncheckpointed, |c| &mut c.data.sources);
         let todo = plan(&messages, counted, &position, &mut counts);
-        let results = read(&job, &s3, &queue, &messages, &todo, &aggregator).await?;
+        let results = read(&job, (&s3, &exports), &queue, &messages, &todo, &aggregator).await?;
         // Which messages may go: those none of whose objects must be read again.
         let mut keep = vec![false; messages.len()];
         for ((i, notice), r) in todo.iter().zip(&results) {
@@ -251,7 +252,7 @@ fn plan(
 /// does. Each object's records are folded in whole or not at all.
 async fn read(
     job: &TailJob,
-    s3: &aws_sdk_s3::Client,
+    (s3, exports): (&aws_sdk_s3::Client, &Arc<vpcflow_aws::ExportFormats>),
     queue: &Queue,
     messages: &[Message],
     todo: &[(usize, Notice)],
@@ -289,9 +290,10 @@ async fn read(
             progress.clone(),
             permits.clone(),
         );
-        let decoder = job.run.decoder.clone();
+        let (base, exports) = (job.run.decoder.clone(), exports.clone());
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
+            let decoder = exports.decoder_for(&object.key, &base).await;
             let r = vpcflow_aws::s3::read_object(&s3, &object, decoder, factory, &progress).await;
             (n, r)
         });
