@@ -10,6 +10,7 @@ use std::hint::black_box;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use vpcflow_core::{Decoder, DecoderOptions, LogFormat};
 use vpcflow_generate::{Generator, Options, v5_format};
+use vpcflow_scan::Path;
 
 const RECORDS: u64 = 200_000;
 
@@ -27,8 +28,14 @@ fn sample(format: LogFormat) -> Vec<u8> {
 
 /// Feeds `input` in 256 KiB slices, as the file reader does, and counts records.
 fn decode_all(input: &[u8], format: &LogFormat) -> u64 {
+    decode_with(input, format, DecoderOptions::default().scan)
+}
+
+/// [`decode_all`] with the fields found by `scan` (`None`: the byte-at-a-time tokenizer).
+fn decode_with(input: &[u8], format: &LogFormat, scan: Option<Path>) -> u64 {
     let mut decoder = Decoder::new(DecoderOptions {
         format: Some(format.clone()),
+        scan,
         ..DecoderOptions::default()
     });
     decoder.begin_source("bench");
@@ -51,13 +58,44 @@ fn decode_all(input: &[u8], format: &LogFormat) -> u64 {
     rows
 }
 
+/// Every decoder path on each format: `byte` (the byte-at-a-time tokenizer) and each
+/// structural-pass path this CPU runs (`avx2`, `sse2`, `portable`).
 fn bench_decode(c: &mut Criterion) {
     let mut group = c.benchmark_group("decode");
+    let paths = std::iter::once(None).chain(Path::available_paths().into_iter().map(Some));
+    let paths: Vec<Option<Path>> = paths.collect();
     for (name, format) in [("v2", LogFormat::default_v2()), ("v5", v5_format())] {
         let input = sample(format.clone());
         group.throughput(Throughput::Bytes(input.len() as u64));
-        group.bench_with_input(BenchmarkId::from_parameter(name), &input, |b, input| {
-            b.iter(|| assert_eq!(decode_all(input, &format), RECORDS));
+        for &scan in &paths {
+            let id = BenchmarkId::new(name, scan.map_or("byte", Path::name));
+            group.bench_with_input(id, &input, |b, input| {
+                b.iter(|| assert_eq!(decode_with(input, &format, scan), RECORDS));
+            });
+        }
+    }
+    group.finish();
+}
+
+/// The structural pass alone: every separator and line end of the v2 sample, per path, in the
+/// 64 KiB blocks the decoder indexes.
+fn bench_scan(c: &mut Criterion) {
+    let input = sample(LogFormat::default_v2());
+    let expected = input.iter().filter(|&&b| b == b' ' || b == b'\n').count();
+    let mut group = c.benchmark_group("scan");
+    group.throughput(Throughput::Bytes(input.len() as u64));
+    for path in Path::available_paths() {
+        group.bench_function(path.name(), |b| {
+            let mut out = Vec::with_capacity(64 * 1024);
+            b.iter(|| {
+                let mut found = 0;
+                for block in input.chunks(64 * 1024) {
+                    out.clear();
+                    assert!(vpcflow_scan::index(path, block, &mut out));
+                    found += black_box(&out).len();
+                }
+                assert_eq!(found, expected);
+            });
         });
     }
     group.finish();
@@ -131,5 +169,11 @@ fn bench_parallel(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_decode, bench_parallel, bench_integers);
+criterion_group!(
+    benches,
+    bench_decode,
+    bench_scan,
+    bench_parallel,
+    bench_integers
+);
 criterion_main!(benches);

@@ -486,6 +486,16 @@ fn text_token<'l>(line: &'l [u8], pos: &mut usize) -> Result<&'l [u8], BadValue>
     }
 }
 
+/// `token`, checked to be UTF-8 unless it is known to be ASCII.
+#[inline(always)]
+fn utf8_token(token: &[u8], ascii: bool) -> Result<&[u8], BadValue> {
+    if ascii || token.is_ascii() {
+        Ok(token)
+    } else {
+        checked_utf8(token)
+    }
+}
+
 #[cold]
 fn checked_utf8(token: &[u8]) -> Result<&[u8], BadValue> {
     std::str::from_utf8(token)
@@ -540,6 +550,51 @@ impl ColumnBuilder {
                 data.extend_from_slice(text_token(line, pos)?);
                 offsets.push(data.len() as i32);
                 Ok(())
+            }
+        }
+    }
+
+    /// Parses the token `line[start..end]` (no spaces in it; a space or the line's end after
+    /// it) into row `row`. `ascii`: the whole block is ASCII, so text needs no UTF-8 check.
+    /// Integers and addresses parse as [`ColumnBuilder::parse_append`] does; ids and text are
+    /// taken whole, with no scan for their end.
+    #[inline(always)]
+    pub(crate) fn parse_token(
+        &mut self,
+        row: usize,
+        line: &[u8],
+        start: usize,
+        end: usize,
+        ascii: bool,
+    ) -> Result<(), BadValue> {
+        match self {
+            ColumnBuilder::Dict(keys, interner) => {
+                let t = &line[start..end];
+                if t == b"-" {
+                    keys.null(row);
+                } else {
+                    keys.set(row, interner.intern(utf8_token(t, ascii)?));
+                }
+                Ok(())
+            }
+            ColumnBuilder::Text(offsets, data, nulls) => {
+                let t = &line[start..end];
+                if t == b"-" {
+                    nulls.push(row);
+                } else {
+                    data.extend_from_slice(utf8_token(t, ascii)?);
+                }
+                offsets.push(data.len() as i32);
+                Ok(())
+            }
+            _ => {
+                let mut pos = start;
+                self.parse_append(row, line, &mut pos)?;
+                if pos == end {
+                    Ok(())
+                } else {
+                    Err(BadValue::Invalid)
+                }
             }
         }
     }

@@ -17,8 +17,13 @@ use memchr::memchr;
 use crate::builder::{BadValue, ColumnBuilder, record_fields};
 use crate::error::{Error, ErrorKind, Malformed, MalformedLine, Position, Result};
 use crate::field::Kind;
+use crate::filter::{FilterFields, PortSet};
 use crate::format::LogFormat;
 use crate::render::Value;
+
+/// Bytes the structural pass indexes at a time: large enough to amortise a call, small enough
+/// to stay in L2 with its index.
+const BLOCK: usize = 64 * 1024;
 
 /// How a [`Decoder`] behaves.
 #[derive(Clone, Debug)]
@@ -37,6 +42,15 @@ pub struct DecoderOptions {
     /// Only these fields are read from sources that can skip columns (Parquet); `None`: all.
     /// Text sources are decoded whole whatever it says.
     pub columns: Option<Vec<String>>,
+    /// How text lines are cut into fields: a structural pass over each block
+    /// ([`vpcflow_scan`], SIMD where the CPU has it), or `None`, a byte-at-a-time tokenizer.
+    /// Every choice gives identical batches.
+    pub scan: Option<vpcflow_scan::Path>,
+    /// Filter-first: a text record whose `srcport` and `dstport` are both plain numbers
+    /// outside this set (and that is not NODATA or SKIPDATA) is counted in
+    /// [`DecodeStats::filtered`] and skipped, after only its field count and those fields are
+    /// checked. Verdicts set it to the catalogued ports.
+    pub ports: Option<Arc<PortSet>>,
 }
 
 impl Default for DecoderOptions {
@@ -48,6 +62,8 @@ impl Default for DecoderOptions {
             max_reported: 100,
             format: None,
             columns: None,
+            scan: Some(vpcflow_scan::Path::detect()),
+            ports: None,
         }
     }
 }
@@ -67,6 +83,8 @@ pub struct DecodeStats {
     pub headers: u64,
     /// Empty or all-space lines.
     pub blank: u64,
+    /// Records skipped by filter-first ([`DecoderOptions::ports`]), not decoded.
+    pub filtered: u64,
 }
 
 impl std::ops::AddAssign for DecodeStats {
@@ -77,6 +95,7 @@ impl std::ops::AddAssign for DecodeStats {
         self.malformed += o.malformed;
         self.headers += o.headers;
         self.blank += o.blank;
+        self.filtered += o.filtered;
     }
 }
 
@@ -125,6 +144,12 @@ pub struct Decoder {
     source_formats: Vec<LogFormat>,
     /// Decoding a part of a file: a header line may not change the format.
     locked: bool,
+    /// Where the fields filter-first reads are in the current format (`None`: no filter).
+    filter: Option<FilterFields>,
+    /// Scratch: the structural index of the block being decoded …
+    seps: Vec<u32>,
+    /// … and the fields of a line on the byte-at-a-time path, for filter-first.
+    tokens: Vec<(u32, u32)>,
 }
 
 impl Decoder {
@@ -149,6 +174,9 @@ impl Decoder {
             unknown_fields: Vec::new(),
             source_formats: Vec::new(),
             locked: false,
+            filter: None,
+            seps: Vec::new(),
+            tokens: Vec::new(),
         };
         decoder.apply_format(format);
         decoder
@@ -167,6 +195,15 @@ impl Decoder {
             .iter()
             .map(|&k| ColumnBuilder::new(k, capacity))
             .collect();
+        let at = |name: &str| format.names().position(|n| n == name);
+        self.filter = match (&self.opts.ports, at("srcport"), at("dstport")) {
+            (Some(_), Some(src), Some(dst)) => Some(FilterFields {
+                src,
+                dst,
+                status: at("log-status"),
+            }),
+            _ => None,
+        };
         self.format = format;
     }
 
@@ -278,47 +315,149 @@ impl Decoder {
     pub fn decode(&mut self, input: &[u8]) -> Result<usize> {
         let mut consumed = 0;
         while consumed < input.len() && !self.is_full() {
-            let rest = &input[consumed..];
-            match memchr(b'\n', rest) {
-                Some(i) => {
-                    consumed += i + 1;
-                    self.pos += i as u64 + 1;
-                    self.stats.bytes += i as u64 + 1;
-                    if self.skipping {
-                        self.skipping = false;
-                    } else if self.partial.is_empty() {
-                        self.line_complete(&rest[..i])?;
-                    } else {
-                        let mut line = std::mem::take(&mut self.partial);
-                        line.extend_from_slice(&rest[..i]);
-                        let result = self.line_complete(&line);
-                        line.clear();
-                        self.partial = line;
-                        result?;
-                    }
-                    self.line_start = self.pos;
-                }
-                None => {
-                    consumed = input.len();
-                    self.pos += rest.len() as u64;
-                    self.stats.bytes += rest.len() as u64;
-                    if !self.skipping {
-                        if self.partial.len() + rest.len() > self.opts.max_line_len {
-                            self.partial.clear();
-                            self.skipping = true;
-                            self.line += 1;
-                            self.stats.lines += 1;
-                            self.malformed(Malformed::LineTooLong {
-                                limit: self.opts.max_line_len,
-                            })?;
-                        } else {
-                            self.partial.extend_from_slice(rest);
-                        }
-                    }
+            if let Some(path) = self.opts.scan
+                && self.partial.is_empty()
+                && !self.skipping
+            {
+                let n = self.decode_indexed(path, &input[consumed..])?;
+                consumed += n;
+                if n > 0 {
+                    continue;
                 }
             }
+            consumed += self.decode_step(&input[consumed..])?;
         }
         Ok(consumed)
+    }
+
+    /// Decodes the complete lines of the first [`BLOCK`] bytes of `input` with the structural
+    /// index of the block; returns the bytes consumed (0 when the block holds no line end).
+    fn decode_indexed(&mut self, path: vpcflow_scan::Path, input: &[u8]) -> Result<usize> {
+        let block = &input[..input.len().min(BLOCK)];
+        let mut seps = std::mem::take(&mut self.seps);
+        seps.clear();
+        let ascii = vpcflow_scan::index(path, block, &mut seps);
+        let (mut done, mut first) = (0usize, 0usize);
+        let mut result = Ok(());
+        for k in 0..seps.len() {
+            let end = seps[k] as usize;
+            if block[end] != b'\n' {
+                continue;
+            }
+            let n = (end - done) as u64 + 1;
+            self.pos += n;
+            self.stats.bytes += n;
+            result = self.line_indexed(&block[done..end], done as u32, &seps[first..k], ascii);
+            self.line_start = self.pos;
+            done = end + 1;
+            first = k + 1;
+            if result.is_err() || self.is_full() {
+                break;
+            }
+        }
+        self.seps = seps;
+        result.map(|()| done)
+    }
+
+    /// One complete line with the offsets of its spaces (`spaces`, block offsets; the line
+    /// starts at `base`). A record with single spaces between exactly the format's fields is
+    /// parsed field by field between known offsets; anything else (headers, blank lines, runs
+    /// of spaces, a carriage return, a wrong field count) takes the byte-at-a-time path, which
+    /// knows every case.
+    #[inline]
+    fn line_indexed(&mut self, line: &[u8], base: u32, spaces: &[u32], ascii: bool) -> Result<()> {
+        let n = line.len();
+        let expected = self.columns.len();
+        let plain = n > 0
+            && n <= self.opts.max_line_len
+            && spaces.len() + 1 == expected
+            && line[0] != b' '
+            && !line[0].is_ascii_alphabetic()
+            && line[n - 1] != b' '
+            && line[n - 1] != b'\r'
+            && spaces.windows(2).all(|w| w[1] != w[0] + 1);
+        if !plain {
+            return self.line_complete(line);
+        }
+        self.line += 1;
+        self.stats.lines += 1;
+        let bounds = |i: usize| -> (usize, usize) {
+            let start = if i == 0 {
+                0
+            } else {
+                (spaces[i - 1] - base) as usize + 1
+            };
+            let end = if i + 1 == expected {
+                n
+            } else {
+                (spaces[i] - base) as usize
+            };
+            (start, end)
+        };
+        if let (Some(filter), Some(ports)) = (self.filter, &self.opts.ports)
+            && filter.skips(ports, |i| {
+                let (s, e) = bounds(i);
+                &line[s..e]
+            })
+        {
+            self.stats.filtered += 1;
+            return Ok(());
+        }
+        for i in 0..expected {
+            let (start, end) = bounds(i);
+            if let Err(bad) = self.columns[i].parse_token(self.rows, line, start, end, ascii) {
+                let reason = self.bad_value(i, bad);
+                return self.reject_record(i, line, reason);
+            }
+        }
+        self.rows += 1;
+        self.stats.records += 1;
+        Ok(())
+    }
+
+    /// One step of the byte-at-a-time path: the next line of `input` (ending one begun in an
+    /// earlier call), or a start of a line to keep for the next call. Returns the bytes
+    /// consumed.
+    fn decode_step(&mut self, rest: &[u8]) -> Result<usize> {
+        match memchr(b'\n', rest) {
+            Some(i) => {
+                self.pos += i as u64 + 1;
+                self.stats.bytes += i as u64 + 1;
+                let result = if self.skipping {
+                    self.skipping = false;
+                    Ok(())
+                } else if self.partial.is_empty() {
+                    self.line_complete(&rest[..i])
+                } else {
+                    let mut line = std::mem::take(&mut self.partial);
+                    line.extend_from_slice(&rest[..i]);
+                    let result = self.line_complete(&line);
+                    line.clear();
+                    self.partial = line;
+                    result
+                };
+                self.line_start = self.pos;
+                result.map(|()| i + 1)
+            }
+            None => {
+                self.pos += rest.len() as u64;
+                self.stats.bytes += rest.len() as u64;
+                if !self.skipping {
+                    if self.partial.len() + rest.len() > self.opts.max_line_len {
+                        self.partial.clear();
+                        self.skipping = true;
+                        self.line += 1;
+                        self.stats.lines += 1;
+                        self.malformed(Malformed::LineTooLong {
+                            limit: self.opts.max_line_len,
+                        })?;
+                    } else {
+                        self.partial.extend_from_slice(rest);
+                    }
+                }
+                Ok(rest.len())
+            }
+        }
     }
 
     /// Ends the current source: a last line without a trailing newline is decoded now.
@@ -368,15 +507,8 @@ impl Decoder {
                 for column in &mut self.columns[..=found] {
                     column.truncate(self.rows);
                 }
-                let field = self.field_name(found);
-                return self.malformed(match bad {
-                    BadValue::Invalid if self.kinds[found] == Kind::Ip => {
-                        Malformed::BadAddress { field }
-                    }
-                    BadValue::Invalid => Malformed::BadInteger { field },
-                    BadValue::Overflow => Malformed::IntegerOverflow { field },
-                    BadValue::Utf8 => Malformed::BadUtf8 { field },
-                });
+                let reason = self.bad_value(found, bad);
+                return self.malformed(reason);
             }
             found += 1;
         }
@@ -465,21 +597,17 @@ impl Decoder {
     fn record(&mut self, line: &[u8]) -> Result<()> {
         let n = line.len();
         let expected = self.columns.len();
+        if self.filter.is_some() && self.filtered_by_tokens(line) {
+            self.stats.filtered += 1;
+            return Ok(());
+        }
         let mut pos = match record_fields(&mut self.columns, self.rows, line) {
             Ok(pos) => pos,
             Err((i, None)) => {
                 return self.reject_record(i, line, Malformed::FieldCount { expected, found: i });
             }
             Err((i, Some(bad))) => {
-                let field = self.field_name(i);
-                let reason = match bad {
-                    BadValue::Invalid if self.kinds[i] == Kind::Ip => {
-                        Malformed::BadAddress { field }
-                    }
-                    BadValue::Invalid => Malformed::BadInteger { field },
-                    BadValue::Overflow => Malformed::IntegerOverflow { field },
-                    BadValue::Utf8 => Malformed::BadUtf8 { field },
-                };
+                let reason = self.bad_value(i, bad);
                 return self.reject_record(i, line, reason);
             }
         };
@@ -516,6 +644,42 @@ impl Decoder {
             }
         };
         self.malformed(reason)
+    }
+
+    /// Filter-first on the byte-at-a-time path: cuts `line` into its fields (runs of spaces
+    /// between them) and asks the filter, as the indexed path does.
+    fn filtered_by_tokens(&mut self, line: &[u8]) -> bool {
+        let (Some(filter), Some(ports)) = (self.filter, &self.opts.ports) else {
+            return false;
+        };
+        self.tokens.clear();
+        let mut pos = 0;
+        while pos < line.len() {
+            while pos < line.len() && line[pos] == b' ' {
+                pos += 1;
+            }
+            let start = pos;
+            while pos < line.len() && line[pos] != b' ' {
+                pos += 1;
+            }
+            if pos > start {
+                self.tokens.push((start as u32, pos as u32));
+            }
+        }
+        let tokens = &self.tokens;
+        tokens.len() == self.columns.len()
+            && filter.skips(ports, |i| &line[tokens[i].0 as usize..tokens[i].1 as usize])
+    }
+
+    /// Why a bad value in field `i` makes its record malformed.
+    fn bad_value(&self, i: usize, bad: BadValue) -> Malformed {
+        let field = self.field_name(i);
+        match bad {
+            BadValue::Invalid if self.kinds[i] == Kind::Ip => Malformed::BadAddress { field },
+            BadValue::Invalid => Malformed::BadInteger { field },
+            BadValue::Overflow => Malformed::IntegerOverflow { field },
+            BadValue::Utf8 => Malformed::BadUtf8 { field },
+        }
     }
 
     fn field_name(&self, i: usize) -> Arc<str> {

@@ -9,7 +9,16 @@ use arrow_array::types::{Int32Type, UInt16Type};
 use arrow_array::{Array, RecordBatch};
 use proptest::prelude::*;
 use vpcflow_core::render::ColumnReader;
-use vpcflow_core::{Decoder, DecoderOptions, ErrorKind, LogFormat, Malformed, Reader};
+use vpcflow_core::{Decoder, DecoderOptions, ErrorKind, LogFormat, Malformed, PortSet, Reader};
+use vpcflow_scan::Path;
+
+/// Every way the decoder cuts lines into fields: the byte-at-a-time tokenizer (`None`) and
+/// each structural-pass path this CPU runs. Tests force each one.
+fn paths() -> Vec<Option<Path>> {
+    std::iter::once(None)
+        .chain(Path::available_paths().into_iter().map(Some))
+        .collect()
+}
 
 /// Decodes `input` fed in pieces of `chunk` bytes.
 fn decode_chunked(input: &[u8], chunk: usize, opts: DecoderOptions) -> (Vec<RecordBatch>, Decoder) {
@@ -64,23 +73,79 @@ not a record at all
 
 #[test]
 fn every_chunk_size_gives_the_same_records() {
-    let (whole, _) = decode_chunked(MIXED.as_bytes(), MIXED.len(), DecoderOptions::default());
+    let byte_path = DecoderOptions {
+        scan: None,
+        ..DecoderOptions::default()
+    };
+    let (whole, _) = decode_chunked(MIXED.as_bytes(), MIXED.len(), byte_path);
     let expected = rows(&whole);
     assert_eq!(expected.len(), 5);
-    for chunk in 1..=MIXED.len() {
-        for batch_size in [1, 2, 3, 8192] {
+    for scan in paths() {
+        for chunk in 1..=MIXED.len() {
+            for batch_size in [1, 2, 3, 8192] {
+                let opts = DecoderOptions {
+                    batch_size,
+                    scan,
+                    ..DecoderOptions::default()
+                };
+                let (batches, mut decoder) = decode_chunked(MIXED.as_bytes(), chunk, opts);
+                assert_eq!(
+                    rows(&batches),
+                    expected,
+                    "{scan:?}, chunk {chunk}, batch {batch_size}"
+                );
+                assert!(batches.iter().all(|b| b.num_rows() <= batch_size));
+                let malformed: Vec<String> = decoder
+                    .take_malformed()
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect();
+                assert_eq!(malformed.len(), 3, "{scan:?}, chunk {chunk}");
+                assert_eq!(
+                    malformed[2],
+                    "test.log:9: field `dstaddr` is not an IPv4 or IPv6 address or `-`",
+                    "{scan:?}"
+                );
+            }
+        }
+    }
+}
+
+/// Filter-first drops exactly the records whose ports are both plain numbers outside the set
+/// (never NODATA, SKIPDATA or a `-` port), counts them, and keeps every other record as the
+/// unfiltered decoder has it, on every path and at every chunk size. A skipped line's other
+/// fields are not checked: the one with a bad address is skipped, not reported.
+#[test]
+fn filter_first_skips_exactly_the_records_of_other_ports() {
+    let unfiltered = DecoderOptions {
+        scan: None,
+        ..DecoderOptions::default()
+    };
+    let (all, _) = decode_chunked(MIXED.as_bytes(), MIXED.len(), unfiltered);
+    let all = rows(&all);
+    // Kept: NODATA, SKIPDATA (no ports) and the IPv6 record to 5432. Skipped: the records of
+    // lines 2, 9 (bad dstaddr) and 10, all 3306. The port 99999 of line 8 is no plain port, so
+    // that line is decoded, and malformed.
+    let ports = std::sync::Arc::new(PortSet::new([5432]));
+    let kept: Vec<String> = all
+        .iter()
+        .filter(|r| r.contains("port=5432 ") || r.contains("DATA "))
+        .cloned()
+        .collect();
+    assert_eq!(kept.len(), 3, "{all:#?}");
+    for scan in paths() {
+        for chunk in [1, 5, 64, MIXED.len()] {
             let opts = DecoderOptions {
-                batch_size,
+                scan,
+                ports: Some(ports.clone()),
                 ..DecoderOptions::default()
             };
             let (batches, decoder) = decode_chunked(MIXED.as_bytes(), chunk, opts);
-            assert_eq!(
-                rows(&batches),
-                expected,
-                "chunk {chunk}, batch {batch_size}"
-            );
-            assert!(batches.iter().all(|b| b.num_rows() <= batch_size));
-            assert_eq!(decoder.stats().malformed, 3, "chunk {chunk}");
+            assert_eq!(rows(&batches), kept, "{scan:?}, chunk {chunk}");
+            let stats = decoder.stats();
+            assert_eq!(stats.filtered, 3, "{scan:?}, chunk {chunk}");
+            assert_eq!(stats.records, 3);
+            assert_eq!(stats.malformed, 2);
         }
     }
 }
@@ -325,21 +390,75 @@ proptest! {
             text.push_str(if crlf { "\r\n" } else { "\n" });
             expected.push(want);
         }
-        let opts = DecoderOptions { format: Some(format), batch_size: 7, ..DecoderOptions::default() };
-        let (batches, decoder) = decode_chunked(text.as_bytes(), chunk, opts);
-        prop_assert_eq!(decoder.stats().malformed, 0);
-        prop_assert_eq!(rows(&batches), expected);
-        for batch in &batches {
-            for column in batch.columns() {
-                prop_assert!(column.len() == batch.num_rows());
+        for scan in paths() {
+            let opts = DecoderOptions { format: Some(format.clone()), batch_size: 7, scan, ..DecoderOptions::default() };
+            let (batches, decoder) = decode_chunked(text.as_bytes(), chunk, opts);
+            prop_assert_eq!(decoder.stats().malformed, 0);
+            prop_assert_eq!(rows(&batches), expected.clone());
+            for batch in &batches {
+                for column in batch.columns() {
+                    prop_assert!(column.len() == batch.num_rows());
+                }
             }
         }
     }
 
     #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512), chunk in 1usize..32) {
-        let (batches, decoder) = decode_chunked(&bytes, chunk, DecoderOptions::default());
-        let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-        prop_assert_eq!(rows as u64, decoder.stats().records);
+        let mut first = None;
+        for scan in paths() {
+            let opts = DecoderOptions { scan, ..DecoderOptions::default() };
+            let (batches, decoder) = decode_chunked(&bytes, chunk, opts);
+            let n: usize = batches.iter().map(|b| b.num_rows()).sum();
+            prop_assert_eq!(n as u64, decoder.stats().records);
+            // Every path gives the byte path's records and counters.
+            let seen = (rows(&batches), decoder.stats());
+            match &first {
+                None => first = Some(seen),
+                Some(f) => prop_assert_eq!(&seen, f, "{:?}", scan),
+            }
+        }
+    }
+
+    /// Records of random ports, statuses and field spacing: every path, filtered or not, agrees
+    /// with the byte path, and filtering drops exactly the records the rule names.
+    #[test]
+    fn filter_first_agrees_on_random_records(
+        records in proptest::collection::vec((
+            prop_oneof![Just("3306".to_owned()), Just("-".to_owned()), (0u32..70000).prop_map(|p| p.to_string())],
+            prop_oneof![Just("5432".to_owned()), (0u32..70000).prop_map(|p| p.to_string())],
+            prop_oneof![Just("OK"), Just("NODATA"), Just("SKIPDATA")],
+            1usize..3,
+        ), 1..60),
+        chunk in 1usize..200,
+    ) {
+        let mut text = String::new();
+        let mut keep = 0u64;
+        let mut skip = 0u64;
+        for (sport, dport, status, spaces) in &records {
+            let sep = " ".repeat(*spaces);
+            text.push_str(&["2", "123456789012", "eni-0a1b2c3d4e5f60718", "10.0.1.10", "10.0.3.213", sport, dport,
+                "6", "3", "180", "1700000000", "1700000060", "ACCEPT", status].join(&sep));
+            text.push('\n');
+            let port = |p: &str| p.parse::<u32>().ok().filter(|&v| v <= 65535);
+            let valid = (port(sport).is_some() || sport == "-") && port(dport).is_some();
+            let in_set = |p: &str| p == "3306" || p == "5432";
+            let skipped = port(sport).is_some() && port(dport).is_some() && !in_set(sport)
+                && !in_set(dport) && *status == "OK";
+            if skipped { skip += 1 } else if valid { keep += 1 }
+        }
+        let ports = std::sync::Arc::new(PortSet::new([3306, 5432]));
+        let mut first = None;
+        for scan in paths() {
+            let opts = DecoderOptions { scan, ports: Some(ports.clone()), batch_size: 7, ..DecoderOptions::default() };
+            let (batches, decoder) = decode_chunked(text.as_bytes(), chunk, opts);
+            prop_assert_eq!(decoder.stats().filtered, skip);
+            prop_assert_eq!(decoder.stats().records, keep);
+            let seen = rows(&batches);
+            match &first {
+                None => first = Some(seen),
+                Some(f) => prop_assert_eq!(&seen, f, "{:?}", scan),
+            }
+        }
     }
 }
