@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+use std::sync::Arc;
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use vpcflow_core::{Decoder, DecoderOptions, Reader};
 use vpcflow_generate::{Generator, Options};
@@ -55,5 +57,47 @@ fn bench_verdict(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_verdict);
+/// Filter-first on a realistic mix (5% of records touch a catalogued endpoint, 500 ENIs,
+/// random addresses and ports): text to verdict state, decoding every line, and skipping the
+/// lines of other ports after reading only those. Both must judge the same records.
+fn bench_filter_first(c: &mut Criterion) {
+    let mut generator = Generator::new(Options {
+        records: RECORDS,
+        db_share: Some(0.05),
+        ..Options::default()
+    });
+    let catalogue = generator.catalogue_toml();
+    let mut text = Vec::new();
+    generator.write_to(&mut text).unwrap();
+    let run = |filter: bool| -> vpcflow_verdict::RunStats {
+        let agg = Aggregator::new(
+            Catalogue::from_toml(&catalogue, "bench").unwrap(),
+            None,
+            None,
+        );
+        let opts = DecoderOptions {
+            ports: filter.then(|| Arc::new(agg.plan().port_set())),
+            ..DecoderOptions::default()
+        };
+        let mut reader = Reader::new(&text[..], Decoder::new(opts), "bench");
+        let mut worker = agg.worker();
+        for batch in &mut reader {
+            worker.add_batch(&batch.unwrap()).unwrap();
+        }
+        worker.skipped(reader.decoder_mut().stats().filtered);
+        worker.commit();
+        agg.stats()
+    };
+    let expected = run(false);
+    assert!(expected.matched > RECORDS / 40, "{expected:?}");
+    assert_eq!(run(true), expected);
+    let mut group = c.benchmark_group("verdict-mix-5pc");
+    group.throughput(Throughput::Bytes(text.len() as u64));
+    for (name, filter) in [("decode-every-line", false), ("filter-first", true)] {
+        group.bench_function(name, |b| b.iter(|| assert_eq!(run(filter), expected)));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_verdict, bench_filter_first);
 criterion_main!(benches);

@@ -4,27 +4,7 @@
 
 use std::path::Path;
 
-use crate::common::{stderr, stdout, vpcflow};
-
-/// Generates a flow log and its catalogue in `dir`; returns (log, catalogue).
-fn generate(dir: &Path, records: &str, extra: &[&str]) -> (String, String) {
-    let log = dir.join("f.log").display().to_string();
-    let catalogue = dir.join("c.toml").display().to_string();
-    let mut args = vec![
-        "generate",
-        "--records",
-        records,
-        "--header",
-        "--catalogue",
-        &catalogue,
-        "--out",
-        &log,
-    ];
-    args.extend_from_slice(extra);
-    let out = vpcflow(&args);
-    assert!(out.status.success(), "{}", stderr(&out));
-    (log, catalogue)
-}
+use crate::common::{generate, stderr, stdout, vpcflow};
 
 /// Splits `log` (header line first) into two files with the later half first in name order.
 fn reversed_halves(dir: &Path, log: &str) -> (String, String) {

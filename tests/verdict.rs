@@ -393,3 +393,84 @@ fn an_expected_security_group_resolves_through_the_snapshot() {
         "{err}"
     );
 }
+
+/// Issue 15: filter-first. On a realistic mix (5% of records touch a catalogued endpoint), the
+/// default run and `--check-all-lines` give identical verdicts and the same record counts; the
+/// default run says how many records it skipped undecoded. A bad address on a line of other
+/// ports is reported only when every line is checked; on a catalogued port, always.
+#[test]
+fn filter_first_gives_the_verdicts_of_checking_every_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, endpoints) = crate::common::generate(
+        dir.path(),
+        "20000",
+        &["--db-share", "0.05", "--enis", "200"],
+    );
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    // Line 20002: other ports, bad dstaddr. Line 20003: to 3306 (catalogued), bad dstaddr.
+    writeln!(
+        f,
+        "2 123456789012 eni-1 10.0.1.10 10.0.3.300 40000 443 6 1 60 1700000000 1700000060 ACCEPT OK"
+    )
+    .unwrap();
+    writeln!(f, "2 123456789012 eni-1 10.0.1.10 10.0.3.300 40000 3306 6 1 60 1700000000 1700000060 ACCEPT OK").unwrap();
+    drop(f);
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "verdict",
+            "--endpoints",
+            &endpoints,
+            "--output",
+            "json",
+            "--threads",
+            "2",
+        ];
+        args.extend_from_slice(extra);
+        args.push(&log);
+        vpcflow(&args)
+    };
+    let (fast, all) = (run(&[]), run(&["--check-all-lines"]));
+    assert_eq!(fast.status.code(), all.status.code(), "{}", stderr(&fast));
+    assert!(stdout(&fast).lines().count() > 5, "{}", stdout(&fast));
+    assert_eq!(stdout(&fast), stdout(&all));
+    let summary = |out: &std::process::Output| -> String {
+        stderr(out)
+            .lines()
+            .find(|l| l.contains(" records: "))
+            .unwrap()
+            .to_owned()
+    };
+    let (fast_line, all_line) = (summary(&fast), summary(&all));
+    let skipped: u64 = fast_line
+        .split(" (")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{fast_line}"));
+    assert!(skipped > 15_000, "{fast_line}");
+    // The line of other ports with a bad address counts as a record that touches no endpoint
+    // when it is skipped, and as a malformed line when it is checked: one more of each.
+    assert_eq!(
+        fast_line.replace(
+            &format!(" ({skipped} of them skipped undecoded by their ports)"),
+            ""
+        ),
+        all_line
+            .replace("20000 records", "20001 records")
+            .replace("19011 touch", "19012 touch")
+    );
+    assert!(!all_line.contains("undecoded"), "{all_line}");
+    assert!(
+        stderr(&fast).contains("skipped 1 malformed line"),
+        "{}",
+        stderr(&fast)
+    );
+    assert!(stderr(&fast).contains("f.log:20003"), "{}", stderr(&fast));
+    assert!(
+        stderr(&all).contains("skipped 2 malformed lines"),
+        "{}",
+        stderr(&all)
+    );
+    assert!(stderr(&all).contains("f.log:20002"), "{}", stderr(&all));
+}

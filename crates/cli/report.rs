@@ -42,6 +42,8 @@ pub struct Tally {
     pub malformed: u64,
     /// Sources not read to their end.
     pub unreadable: u64,
+    /// Records filter-first skipped undecoded.
+    pub filtered: u64,
 }
 
 impl Tally {
@@ -50,6 +52,7 @@ impl Tally {
         Tally {
             malformed: reports.iter().map(|r| r.malformed).sum(),
             unreadable: reports.iter().filter(|r| r.error.is_some()).count() as u64,
+            filtered: reports.iter().map(|r| r.filtered).sum(),
         }
     }
 }
@@ -161,10 +164,17 @@ fn write_explanations(report: &Report) -> Result<()> {
 }
 
 /// One line on stderr: what was read and what was left out.
-pub fn summarize(report: &Report) {
+/// Prints the run's counters; `filtered` of the records that touch no endpoint were skipped by
+/// filter-first, undecoded.
+pub fn summarize(report: &Report, filtered: u64) {
     let s = &report.stats;
+    let undecoded = if filtered > 0 {
+        format!(" ({filtered} of them skipped undecoded by their ports)")
+    } else {
+        String::new()
+    };
     eprintln!(
-        "{} records: {} judged, {} touch no catalogued endpoint, {} not TCP, {} outside the time window; {} NODATA, {} SKIPDATA",
+        "{} records: {} judged, {} touch no catalogued endpoint{undecoded}, {} not TCP, {} outside the time window; {} NODATA, {} SKIPDATA",
         s.records, s.matched, s.ignored, s.non_tcp, s.outside_window, s.nodata, s.skipdata
     );
     if !report.silent_endpoints.is_empty() {

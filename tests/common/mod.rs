@@ -442,3 +442,24 @@ pub fn gz<B: AsRef<[u8]> + ?Sized>(bytes: &B) -> Vec<u8> {
     e.write_all(bytes.as_ref()).expect("gzip into memory");
     e.finish().expect("gzip into memory")
 }
+
+/// Generates a flow log (header line first) and its catalogue in `dir`; returns (log,
+/// catalogue).
+pub fn generate(dir: &Path, records: &str, extra: &[&str]) -> (String, String) {
+    let log = dir.join("f.log").display().to_string();
+    let catalogue = dir.join("c.toml").display().to_string();
+    let mut args = vec![
+        "generate",
+        "--records",
+        records,
+        "--header",
+        "--catalogue",
+        &catalogue,
+        "--out",
+        &log,
+    ];
+    args.extend_from_slice(extra);
+    let out = vpcflow(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    (log, catalogue)
+}

@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use arrow_array::RecordBatch;
 use vpcflow_aws::{S3Object, S3Url};
 use vpcflow_checkpoint::{CheckpointFile, Fingerprint};
-use vpcflow_input::{Input, SourceReport, SourceSink, for_each_batch};
+use vpcflow_input::{Input, RunOptions, SourceReport, SourceSink, for_each_batch};
 use vpcflow_verdict::{Aggregator, Catalogue, MissingFields, Worker};
 
 use crate::flags::VerdictOutput;
@@ -73,9 +73,12 @@ pub fn run(job: VerdictJob) -> Result<u8> {
         }
         VerdictSource::Inputs(Inputs::S3(urls)) => {
             let every = job.checkpoint.as_ref().map_or(Duration::ZERO, |c| c.1);
-            from_s3(&job, urls, &aggregator, checkpoint, every)?
+            let run = filter_first(&job, &aggregator);
+            from_s3(&job, &run, urls, &aggregator, checkpoint, every)?
         }
-        VerdictSource::Inputs(Inputs::Local(inputs)) => from_files(&job, inputs, &aggregator)?,
+        VerdictSource::Inputs(Inputs::Local(inputs)) => {
+            from_files(&filter_first(&job, &aggregator), inputs, &aggregator)?
+        }
     };
     let mut report = aggregator.report()?;
     let (spilled, runs) = aggregator.spilled();
@@ -112,7 +115,7 @@ pub fn run(job: VerdictJob) -> Result<u8> {
         }
         (_, format) => report::write_verdicts(&report, format)?,
     }
-    report::summarize(&report);
+    report::summarize(&report, tally.filtered);
     Ok(report::verdict_exit(failed, &report, job.fail_on))
 }
 
@@ -127,9 +130,19 @@ fn open_checkpoint(path: &Path, job: &VerdictJob, catalogue: &Catalogue) -> Resu
     Ok(CheckpointFile::open(path, fingerprint)?)
 }
 
+/// The run's decoding with filter-first on (unless `--check-all-lines`): lines of ports no
+/// endpoint listens on are counted, not decoded.
+fn filter_first(job: &VerdictJob, aggregator: &Aggregator) -> RunOptions {
+    let mut run = job.run.clone();
+    if !job.check_all_lines {
+        run.decoder.ports = Some(Arc::new(aggregator.plan().port_set()));
+    }
+    run
+}
+
 /// Local files and stdin: every batch straight into the aggregator.
 fn from_files(
-    job: &VerdictJob,
+    run: &RunOptions,
     inputs: &[Input],
     aggregator: &Aggregator,
 ) -> Result<(bool, report::Tally)> {
@@ -142,7 +155,10 @@ fn from_files(
         }
         Ok(())
     };
-    let reports = for_each_batch(inputs, &job.run, &on_batch)?;
+    let reports = for_each_batch(inputs, run, &on_batch)?;
+    let mut worker = aggregator.worker();
+    worker.skipped(reports.iter().map(|r| r.filtered).sum());
+    worker.commit();
     if let Some(e) = missing.lock().ok().and_then(|mut m| m.take()) {
         return Err(e).context("cannot judge these records");
     }
@@ -165,6 +181,7 @@ fn check_formats(reports: &[SourceReport]) -> Result<()> {
 /// S3: one sink per object, committed when the object has been read to its end.
 fn from_s3(
     job: &VerdictJob,
+    run: &RunOptions,
     urls: &[S3Url],
     aggregator: &Arc<Aggregator>,
     checkpoint: Option<CheckpointFile>,
@@ -202,7 +219,7 @@ fn from_s3(
             })
         })
     };
-    let summary = s3::run(urls, &job.aws, &job.run, &done, factory)?;
+    let summary = s3::run(urls, &job.aws, run, &done, factory)?;
     shared.save(true)?;
     if let Some(e) = shared.missing.lock().ok().and_then(|mut m| m.take()) {
         return Err(e).context("cannot judge these records");
@@ -280,6 +297,7 @@ impl SourceSink for VerdictSink {
                 // marked done, so a resumed run reads it again from its first byte.
                 Some(_) if report.error.is_some() => return Ok(()),
                 Some(saved) => {
+                    self.worker.skipped(report.filtered);
                     self.worker.commit();
                     saved
                         .file
@@ -287,7 +305,10 @@ impl SourceSink for VerdictSink {
                         .sources
                         .insert(self.object.id(), self.object.etag.clone());
                 }
-                None => self.worker.commit(),
+                None => {
+                    self.worker.skipped(report.filtered);
+                    self.worker.commit();
+                }
             }
         }
         self.shared.save(false)

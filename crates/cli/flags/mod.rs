@@ -239,6 +239,13 @@ pub struct VerdictArgs {
     #[arg(long, value_name = "TIME", value_parser = values::time)]
     pub until: Option<TimeArg>,
 
+    /// Decode and check every line. By default (filter-first) a line whose srcport and dstport
+    /// are both outside the catalogue's ports is counted and skipped after only its field count
+    /// and ports are read, so a bad value elsewhere in it is not reported (it could change no
+    /// verdict). --strict implies this.
+    #[arg(long)]
+    pub check_all_lines: bool,
+
     /// Record finished S3 objects and the verdict state here, and resume from it: a re-run
     /// skips finished objects, so an interrupted run resumed to the end gives the same verdicts.
     #[arg(long, value_name = "FILE")]

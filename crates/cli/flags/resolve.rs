@@ -141,6 +141,8 @@ pub struct VerdictJob {
     pub checkpoint: Option<(PathBuf, Duration)>,
     pub memory: Memory,
     pub run: RunOptions,
+    /// Filter-first off (`--check-all-lines`, or `--strict`).
+    pub check_all_lines: bool,
     pub aws: AwsJob,
 }
 
@@ -422,6 +424,7 @@ fn verdict(a: VerdictArgs, now: i64) -> Result<VerdictJob> {
         },
         aws: aws_job(&a.aws, (w.since, w.until)),
         window: w,
+        check_all_lines: a.check_all_lines || run.decoder.strict,
         run,
     })
 }

@@ -95,6 +95,8 @@ pub struct SourceReport {
     pub parts: usize,
     /// Malformed lines skipped.
     pub malformed: u64,
+    /// Records filter-first skipped undecoded ([`vpcflow_core::DecoderOptions::ports`]).
+    pub filtered: u64,
     /// The first malformed lines, with positions.
     pub malformed_lines: Vec<MalformedLine>,
     /// Field names the source's format used that vpcflow does not know (read as text).

@@ -118,6 +118,7 @@ fn decode_part(
     report.bytes = after.bytes - before.bytes;
     report.lines = after.lines - before.lines;
     report.malformed = after.malformed - before.malformed;
+    report.filtered = after.filtered - before.filtered;
     report.malformed_lines = decoder.take_malformed();
     report.unknown_fields = decoder
         .unknown_fields()

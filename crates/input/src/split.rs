@@ -126,6 +126,7 @@ pub(crate) fn join(name: &str, parts: Vec<SourceReport>, keep: usize) -> SourceR
         out.bytes += part.bytes;
         out.raw_bytes += part.raw_bytes;
         out.malformed += part.malformed;
+        out.filtered += part.filtered;
         for mut m in part.malformed_lines {
             m.position.line += lines_before;
             if malformed.len() < keep {

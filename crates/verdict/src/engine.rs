@@ -527,6 +527,13 @@ impl<A: Deref<Target = Aggregator>> Worker<A> {
         )
     }
 
+    /// Counts `n` records that filter-first skipped before decoding (their ports are no
+    /// endpoint's): records that touch no catalogued endpoint, as if they had been folded.
+    pub fn skipped(&mut self, n: u64) {
+        self.stats.records += n;
+        self.stats.ignored += n;
+    }
+
     /// Merges everything folded since the last commit into the shared state.
     pub fn commit(&mut self) {
         let agg = &*self.agg;

@@ -51,6 +51,18 @@ impl Plan {
         &self.catalogue
     }
 
+    /// The ports any endpoint listens on, for filter-first decoding: a record with neither
+    /// port in it touches no endpoint.
+    pub fn port_set(&self) -> vpcflow_core::PortSet {
+        vpcflow_core::PortSet::new(
+            self.ports
+                .iter()
+                .enumerate()
+                .filter(|(_, hit)| **hit)
+                .map(|(p, _)| p as u16),
+        )
+    }
+
     /// The time window, `(since, until)` in Unix seconds (`i64::MIN`/`MAX` when open).
     pub fn window(&self) -> (i64, i64) {
         self.window
