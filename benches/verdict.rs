@@ -9,6 +9,7 @@ use std::sync::Arc;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use vpcflow_core::{Decoder, DecoderOptions, Reader};
 use vpcflow_generate::{Generator, Options};
+use vpcflow_scan::Path;
 use vpcflow_verdict::{Aggregator, Catalogue};
 
 const RECORDS: u64 = 200_000;
@@ -69,7 +70,7 @@ fn bench_filter_first(c: &mut Criterion) {
     let catalogue = generator.catalogue_toml();
     let mut text = Vec::new();
     generator.write_to(&mut text).unwrap();
-    let run = |filter: bool| -> vpcflow_verdict::RunStats {
+    let run = |filter: bool, scan: Option<Path>| -> vpcflow_verdict::RunStats {
         let agg = Aggregator::new(
             Catalogue::from_toml(&catalogue, "bench").unwrap(),
             None,
@@ -77,6 +78,7 @@ fn bench_filter_first(c: &mut Criterion) {
         );
         let opts = DecoderOptions {
             ports: filter.then(|| Arc::new(agg.plan().port_set())),
+            scan,
             ..DecoderOptions::default()
         };
         let mut reader = Reader::new(&text[..], Decoder::new(opts), "bench");
@@ -88,13 +90,21 @@ fn bench_filter_first(c: &mut Criterion) {
         worker.commit();
         agg.stats()
     };
-    let expected = run(false);
+    let expected = run(false, None);
     assert!(expected.matched > RECORDS / 40, "{expected:?}");
-    assert_eq!(run(true), expected);
     let mut group = c.benchmark_group("verdict-mix-5pc");
     group.throughput(Throughput::Bytes(text.len() as u64));
-    for (name, filter) in [("decode-every-line", false), ("filter-first", true)] {
-        group.bench_function(name, |b| b.iter(|| assert_eq!(run(filter), expected)));
+    // Each decoder path (`byte`: the byte-at-a-time tokenizer), decoding every line and with
+    // filter-first.
+    let paths = std::iter::once(None).chain(Path::available_paths().into_iter().map(Some));
+    for scan in paths.collect::<Vec<_>>() {
+        let path = scan.map_or("byte", Path::name);
+        assert_eq!(run(true, scan), expected, "{path}");
+        for (name, filter) in [("decode-every-line", false), ("filter-first", true)] {
+            group.bench_function(format!("{name}/{path}"), |b| {
+                b.iter(|| assert_eq!(run(filter, scan), expected));
+            });
+        }
     }
     group.finish();
 }

@@ -135,7 +135,9 @@ fn open_checkpoint(path: &Path, job: &VerdictJob, catalogue: &Catalogue) -> Resu
 fn filter_first(job: &VerdictJob, aggregator: &Aggregator) -> RunOptions {
     let mut run = job.run.clone();
     if !job.check_all_lines {
-        run.decoder.ports = Some(Arc::new(aggregator.plan().port_set()));
+        run.decoder = run
+            .decoder
+            .filter_first(Arc::new(aggregator.plan().port_set()));
     }
     run
 }
