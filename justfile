@@ -38,6 +38,10 @@ bench:
 demo:
     cargo run -q -- verdict --endpoints testdata/rds-sg-patterns/endpoints.toml testdata/rds-sg-patterns/cloudwatch/
 
+# Fuzz a target on the stable toolchain (decode, scan, parquet) for SECONDS.
+fuzz target="decode" seconds="300":
+    scripts/fuzz.sh {{target}} {{seconds}}
+
 # Time vpcflow against wc -l, gzip -dc and DuckDB (benches/compare.sh; RECORDS defaults to 5M).
 compare records="5000000":
     benches/compare.sh {{records}}
