@@ -474,3 +474,25 @@ fn filter_first_gives_the_verdicts_of_checking_every_line() {
     );
     assert!(stderr(&all).contains("f.log:20002"), "{}", stderr(&all));
 }
+
+/// Review finding: with filter-first, a file whose header names a format without the fields
+/// verdicts need, and whose records all have other ports, was skipped whole and the run
+/// passed; it is an error naming the missing field, as without filter-first.
+#[test]
+fn a_format_without_verdict_fields_is_an_error_even_when_every_record_is_filtered() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("no-action.log");
+    std::fs::write(
+        &log,
+        "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end log-status\n\
+         2 123456789012 eni-1 10.0.1.10 10.0.9.9 40000 443 6 1 60 1700000000 1700000060 OK\n",
+    )
+    .unwrap();
+    for extra in [&[][..], &["--check-all-lines"][..]] {
+        let mut args = extra.to_vec();
+        args.push(log.to_str().unwrap());
+        let (code, _, err) = verdicts(&args);
+        assert_eq!(code, Some(2), "{extra:?}: {err}");
+        assert!(err.contains("action"), "{extra:?}: {err}");
+    }
+}

@@ -126,7 +126,8 @@ fn open_checkpoint(path: &Path, job: &VerdictJob, catalogue: &Catalogue) -> Resu
         .with("catalogue", catalogue.to_toml())
         .with("inputs", job.spelled_inputs.join("\n"))
         .with("window", format!("{spelled:?}"))
-        .with("options", s3::checkpoint_options(&job.run, &job.aws, ""));
+        .with("options", s3::checkpoint_options(&job.run, &job.aws, ""))
+        .with("check-all-lines", job.check_all_lines.to_string());
     Ok(CheckpointFile::open(path, fingerprint)?)
 }
 

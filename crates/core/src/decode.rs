@@ -161,6 +161,9 @@ pub struct Decoder {
     locked: bool,
     /// Where the fields filter-first reads are in the current format (`None`: no filter).
     filter: Option<FilterFields>,
+    /// Whether the current format is in `source_formats` already: a source whose records were
+    /// all filtered still names its format (a verdict checks it has the fields it needs).
+    format_noted: bool,
     /// Scratch: the structural index of the block being decoded …
     seps: Vec<u32>,
     /// … and the fields of a line on the byte-at-a-time path, for filter-first.
@@ -190,6 +193,7 @@ impl Decoder {
             source_formats: Vec::new(),
             locked: false,
             filter: None,
+            format_noted: false,
             seps: Vec::new(),
             tokens: Vec::new(),
         };
@@ -220,6 +224,7 @@ impl Decoder {
             _ => None,
         };
         self.format = format;
+        self.format_noted = false;
     }
 
     /// Switches format now if no row is buffered, or after the next [`Decoder::flush`].
@@ -248,6 +253,7 @@ impl Decoder {
         self.skipping = false;
         self.locked = false;
         self.source_formats.clear();
+        self.format_noted = false;
         if self.opts.format.is_none() {
             self.set_format(LogFormat::default_v2());
         }
@@ -316,6 +322,7 @@ impl Decoder {
     /// Takes the formats that decoded records of the current source since it began (or since
     /// the last call): a header line midway changes the format.
     pub fn take_source_formats(&mut self) -> Vec<LogFormat> {
+        self.format_noted = false;
         std::mem::take(&mut self.source_formats)
     }
 
@@ -415,7 +422,7 @@ impl Decoder {
                 &line[s..e]
             })
         {
-            self.stats.filtered += 1;
+            self.filtered();
             return Ok(());
         }
         for i in 0..expected {
@@ -613,7 +620,7 @@ impl Decoder {
         let n = line.len();
         let expected = self.columns.len();
         if self.filter.is_some() && self.filtered_by_tokens(line) {
-            self.stats.filtered += 1;
+            self.filtered();
             return Ok(());
         }
         let mut pos = match record_fields(&mut self.columns, self.rows, line) {
@@ -659,6 +666,18 @@ impl Decoder {
             }
         };
         self.malformed(reason)
+    }
+
+    /// Counts a record filter-first skipped, and notes the format it was in.
+    #[inline]
+    fn filtered(&mut self) {
+        self.stats.filtered += 1;
+        if !self.format_noted {
+            self.format_noted = true;
+            if self.source_formats.last() != Some(&self.format) {
+                self.source_formats.push(self.format.clone());
+            }
+        }
     }
 
     /// Filter-first on the byte-at-a-time path: cuts `line` into its fields (runs of spaces
