@@ -2,12 +2,12 @@
 # Runs a fuzz target (fuzz/fuzz_targets/TARGET.rs) for SECONDS on the stable toolchain:
 # libFuzzer with LLVM's sanitizer coverage switched on by rustc flags, which is what
 # `cargo +nightly fuzz run` does, minus the address sanitizer (nightly-only).
-#   scripts/fuzz.sh decode 300      (targets: decode, scan, parquet)
+#   scripts/fuzz.sh decode 300      (targets: decode, scan, inflate, parquet)
 # The corpus grows under fuzz/corpus/TARGET (not committed); a crash is written to
 # fuzz/artifacts/TARGET and the script exits non-zero.
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
-TARGET="${1:?target: decode, scan or parquet}"
+TARGET="${1:?target: decode, scan, inflate or parquet}"
 SECONDS_="${2:-60}"
 export CARGO_TARGET_DIR="${FUZZ_TARGET_DIR:-$HOME/.cache/vpcflow-fuzz-target}"
 TRIPLE="$(rustc -vV | sed -n 's/^host: //p')"

@@ -11,6 +11,13 @@ use flate2::bufread::MultiGzDecoder;
 /// Read buffer size for files and decompressed streams.
 pub(crate) const BUF_SIZE: usize = 256 * 1024;
 
+/// A gzip object up to this size (compressed) is read whole and inflated with libdeflate …
+pub const WHOLE_GZIP_MAX: usize = 16 << 20;
+/// … when it inflates to at most this many bytes; anything larger, or broken, streams through
+/// zlib-rs (which reports how far a broken object got). Both bounds keep a run's memory within
+/// its 256 MiB target with a few objects in flight.
+pub const WHOLE_GZIP_OUT_MAX: usize = 64 << 20;
+
 /// A local input: a file, or standard input.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Input {
@@ -154,7 +161,7 @@ pub fn open(input: &Input) -> io::Result<Opened> {
 /// Opens any byte stream the way [`open`] opens a file. `reopen` names a file Parquet can be
 /// read from without loading it into memory.
 pub fn open_reader(raw: Box<dyn Read + Send>, reopen: Option<Input>) -> io::Result<Opened> {
-    open_reader_with(raw, reopen, false)
+    open_reader_with(raw, reopen, false, true)
 }
 
 /// [`open`], with gzip inflated on a thread of its own ahead of the decoder when `pipelined`
@@ -164,17 +171,18 @@ pub fn open_pipelined(input: &Input, pipelined: bool) -> io::Result<Opened> {
         Input::Stdin => Box::new(io::stdin()),
         Input::Path(path) => Box::new(File::open(path)?),
     };
-    open_reader_with(
-        raw,
-        matches!(input, Input::Path(_)).then(|| input.clone()),
-        pipelined,
-    )
+    // Stdin may be a live stream: never wait for its end.
+    let whole = matches!(input, Input::Path(_));
+    open_reader_with(raw, whole.then(|| input.clone()), pipelined, whole)
 }
 
+/// `whole`: a small gzip object may be read to its end before decoding starts (files and S3
+/// objects, not stdin).
 fn open_reader_with(
     mut raw: Box<dyn Read + Send>,
     reopen: Option<Input>,
     pipelined: bool,
+    whole: bool,
 ) -> io::Result<Opened> {
     let head = read_head(&mut raw)?;
     if head.starts_with(b"PAR1") {
@@ -189,6 +197,25 @@ fn open_reader_with(
     }
     let gzip = head.starts_with(&[0x1f, 0x8b]);
     let raw_bytes = Arc::new(AtomicU64::new(0));
+    let mut head = head;
+    if gzip && whole {
+        // Read up to the bound; an object that ends within it is inflated whole.
+        (&mut raw)
+            .take((WHOLE_GZIP_MAX - head.len()) as u64 + 1)
+            .read_to_end(&mut head)?;
+        if head.len() <= WHOLE_GZIP_MAX
+            && let Some(text) = vpcflow_inflate::gunzip(&head, WHOLE_GZIP_OUT_MAX)
+        {
+            raw_bytes.store(head.len() as u64, Ordering::Relaxed);
+            let reader = Box::new(crate::shape::Shaped::new(Box::new(io::Cursor::new(text))));
+            return Ok(Opened::Text {
+                reader,
+                compression: Compression::Gzip,
+                raw_bytes,
+            });
+        }
+        // Too large, or not inflatable whole: stream what was read, then the rest.
+    }
     let buffered = BufReader::with_capacity(
         BUF_SIZE,
         Counting {
@@ -233,4 +260,58 @@ fn read_head(raw: &mut dyn Read) -> io::Result<Vec<u8>> {
         }
     }
     Ok(head[..filled].to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn gz(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(data).unwrap_or_default();
+        e.finish().unwrap_or_default()
+    }
+
+    fn text_of(opened: Opened) -> (Vec<u8>, u64) {
+        let Opened::Text {
+            mut reader,
+            compression,
+            raw_bytes,
+        } = opened
+        else {
+            panic!("text expected");
+        };
+        assert_eq!(compression, Compression::Gzip);
+        let mut out = Vec::new();
+        reader.read_to_end(&mut out).unwrap_or_default();
+        (out, raw_bytes.load(Ordering::Relaxed))
+    }
+
+    /// A small multi-member object (inflated whole by libdeflate) and one past the size bound
+    /// (streamed) read to the same text, and count every compressed byte.
+    #[test]
+    fn whole_and_streamed_gzip_read_the_same() {
+        let line = b"2 123456789012 eni-1 10.0.1.10 10.0.3.213 49152 3306 6 1 60 1 2 REJECT OK\n";
+        let small = [gz(line), gz(line)].concat();
+        let (text, raw) =
+            text_of(open_reader(Box::new(io::Cursor::new(small.clone())), None).unwrap());
+        assert_eq!(text, [&line[..], &line[..]].concat());
+        assert_eq!(raw, small.len() as u64);
+        // Past WHOLE_GZIP_MAX compressed: random letters (about 5 bits of 8 each).
+        let mut noise = Vec::with_capacity(2 * WHOLE_GZIP_MAX);
+        let mut x = 0x9e37_79b9_u32;
+        while noise.len() < 2 * WHOLE_GZIP_MAX {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            noise.push(b'a' + (x % 26) as u8);
+        }
+        let big = [gz(&noise), gz(line)].concat();
+        assert!(big.len() > WHOLE_GZIP_MAX);
+        let (text, raw) =
+            text_of(open_reader(Box::new(io::Cursor::new(big.clone())), None).unwrap());
+        assert_eq!(text.len(), noise.len() + line.len());
+        assert_eq!(raw, big.len() as u64);
+    }
 }
