@@ -9,9 +9,9 @@
 //! - [`Path::Sse2`]: 16 bytes per compare, on every x86-64 CPU (SSE2 is part of x86-64);
 //! - [`Path::Portable`]: a plain loop the compiler vectorises as it can, on every target.
 //!
-//! The SIMD code lives in `simd.rs`, the only module of vpcflow allowed `unsafe`: each block
-//! there says why it is sound. Tests and the fuzz target run every path against the portable
-//! one.
+//! The SIMD code lives in `simd.rs`, one of the two modules of vpcflow allowed `unsafe` (the
+//! other is `vpcflow-inflate`'s FFI): each block there says why it is sound. Tests and the
+//! fuzz target run every path against the portable one.
 //!
 //! ```
 //! use vpcflow_scan::{Path, index};

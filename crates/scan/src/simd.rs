@@ -1,4 +1,4 @@
-//! The SIMD paths: the only `unsafe` code in vpcflow.
+//! The SIMD paths: with `vpcflow-inflate`'s `ffi.rs`, the only `unsafe` code in vpcflow.
 //!
 //! Audit notes. Every function here reads `chunk`, a `&[u8; 64]`, with unaligned loads
 //! (`_mm256_loadu_si256`, `_mm_loadu_si128`) at offsets 0..=32 (32-byte loads) or 0..=48
