@@ -291,6 +291,8 @@ impl SourceSink for VerdictSink {
     }
 
     fn finish(mut self: Box<Self>, report: &SourceReport) -> std::io::Result<()> {
+        // Counted in the worker, so they are committed (or left out) with the object's records.
+        self.worker.skipped(report.filtered);
         {
             let Ok(mut guard) = self.shared.checkpoint.lock() else {
                 return Err(std::io::Error::other("checkpoint lock poisoned"));
@@ -300,7 +302,6 @@ impl SourceSink for VerdictSink {
                 // marked done, so a resumed run reads it again from its first byte.
                 Some(_) if report.error.is_some() => return Ok(()),
                 Some(saved) => {
-                    self.worker.skipped(report.filtered);
                     self.worker.commit();
                     saved
                         .file
@@ -308,10 +309,7 @@ impl SourceSink for VerdictSink {
                         .sources
                         .insert(self.object.id(), self.object.etag.clone());
                 }
-                None => {
-                    self.worker.skipped(report.filtered);
-                    self.worker.commit();
-                }
+                None => self.worker.commit(),
             }
         }
         self.shared.save(false)

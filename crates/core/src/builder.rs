@@ -32,7 +32,7 @@ pub(crate) enum BadValue {
 
 /// Moves `pos` past the token that starts there; returns whether it was all ASCII.
 #[inline(always)]
-fn skip_token(line: &[u8], pos: &mut usize) -> bool {
+pub(crate) fn skip_token(line: &[u8], pos: &mut usize) -> bool {
     let mut high = 0u8;
     while *pos < line.len() {
         let b = line[*pos];
@@ -730,7 +730,7 @@ pub(crate) type Stop = (usize, Option<BadValue>);
 
 /// Moves `pos` past spaces; false at the end of the line.
 #[inline(always)]
-fn next_token(line: &[u8], pos: &mut usize) -> bool {
+pub(crate) fn next_token(line: &[u8], pos: &mut usize) -> bool {
     while *pos < line.len() && line[*pos] == b' ' {
         *pos += 1;
     }

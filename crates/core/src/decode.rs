@@ -14,7 +14,7 @@ use std::sync::Arc;
 use arrow_array::RecordBatch;
 use memchr::memchr;
 
-use crate::builder::{BadValue, ColumnBuilder, record_fields};
+use crate::builder::{BadValue, ColumnBuilder, next_token, record_fields, skip_token};
 use crate::error::{Error, ErrorKind, Malformed, MalformedLine, Position, Result};
 use crate::field::Kind;
 use crate::filter::{FilterFields, PortSet};
@@ -552,9 +552,7 @@ impl Decoder {
         } else {
             let capacity = self.opts.batch_size.max(1);
             let rows = self.rows;
-            if self.source_formats.last() != Some(&self.format) {
-                self.source_formats.push(self.format.clone());
-            }
+            self.note_format();
             let arrays = self
                 .columns
                 .iter_mut()
@@ -674,9 +672,14 @@ impl Decoder {
         self.stats.filtered += 1;
         if !self.format_noted {
             self.format_noted = true;
-            if self.source_formats.last() != Some(&self.format) {
-                self.source_formats.push(self.format.clone());
-            }
+            self.note_format();
+        }
+    }
+
+    /// Records the current format among the source's formats, unless it is the last one there.
+    fn note_format(&mut self) {
+        if self.source_formats.last() != Some(&self.format) {
+            self.source_formats.push(self.format.clone());
         }
     }
 
@@ -688,17 +691,10 @@ impl Decoder {
         };
         self.tokens.clear();
         let mut pos = 0;
-        while pos < line.len() {
-            while pos < line.len() && line[pos] == b' ' {
-                pos += 1;
-            }
+        while next_token(line, &mut pos) {
             let start = pos;
-            while pos < line.len() && line[pos] != b' ' {
-                pos += 1;
-            }
-            if pos > start {
-                self.tokens.push((start as u32, pos as u32));
-            }
+            skip_token(line, &mut pos);
+            self.tokens.push((start as u32, pos as u32));
         }
         let tokens = &self.tokens;
         tokens.len() == self.columns.len()

@@ -198,46 +198,43 @@ fn open_reader_with(
     let gzip = head.starts_with(&[0x1f, 0x8b]);
     let raw_bytes = Arc::new(AtomicU64::new(0));
     let mut head = head;
+    let mut text = None;
     if gzip && whole {
-        // Read up to the bound; an object that ends within it is inflated whole.
+        // Read up to the bound; an object that ends within it is inflated whole. One too large,
+        // or not inflatable whole, streams: what was read, then the rest.
         (&mut raw)
             .take((WHOLE_GZIP_MAX - head.len()) as u64 + 1)
             .read_to_end(&mut head)?;
-        if head.len() <= WHOLE_GZIP_MAX
-            && let Some(text) = vpcflow_inflate::gunzip(&head, WHOLE_GZIP_OUT_MAX)
-        {
-            raw_bytes.store(head.len() as u64, Ordering::Relaxed);
-            let reader = Box::new(crate::shape::Shaped::new(Box::new(io::Cursor::new(text))));
-            return Ok(Opened::Text {
-                reader,
-                compression: Compression::Gzip,
-                raw_bytes,
-            });
+        if head.len() <= WHOLE_GZIP_MAX {
+            text = vpcflow_inflate::gunzip(&head, WHOLE_GZIP_OUT_MAX);
         }
-        // Too large, or not inflatable whole: stream what was read, then the rest.
     }
-    let buffered = BufReader::with_capacity(
-        BUF_SIZE,
-        Counting {
-            inner: io::Cursor::new(head).chain(raw),
-            count: raw_bytes.clone(),
-        },
-    );
-    let (reader, compression): (Box<dyn BufRead + Send>, _) = if gzip {
-        let gz = MultiGzDecoder::new(buffered);
-        if pipelined {
+    let (reader, compression): (Box<dyn BufRead + Send>, _) = if let Some(text) = text {
+        raw_bytes.store(head.len() as u64, Ordering::Relaxed);
+        (Box::new(io::Cursor::new(text)), Compression::Gzip)
+    } else {
+        let buffered = BufReader::with_capacity(
+            BUF_SIZE,
+            Counting {
+                inner: io::Cursor::new(head).chain(raw),
+                count: raw_bytes.clone(),
+            },
+        );
+        if !gzip {
+            (Box::new(buffered), Compression::None)
+        } else if pipelined {
+            let gz = MultiGzDecoder::new(buffered);
             (
                 Box::new(crate::pipe::Pipe::spawn(Box::new(gz))?),
                 Compression::Gzip,
             )
         } else {
+            let gz = MultiGzDecoder::new(buffered);
             (
                 Box::new(BufReader::with_capacity(BUF_SIZE, gz)),
                 Compression::Gzip,
             )
         }
-    } else {
-        (Box::new(buffered), Compression::None)
     };
     let reader = Box::new(crate::shape::Shaped::new(reader));
     Ok(Opened::Text {

@@ -310,7 +310,7 @@ impl Flows<'_> {
         else {
             return Err(Skip::Ignored);
         };
-        let (dst_port_hit, src_port_hit) = (plan.ports[dport as usize], plan.ports[sport as usize]);
+        let (dst_port_hit, src_port_hit) = (plan.ports.contains(dport), plan.ports.contains(sport));
         if !dst_port_hit && !src_port_hit {
             return Err(Skip::Ignored);
         }

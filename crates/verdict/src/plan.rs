@@ -4,6 +4,8 @@ use std::sync::Arc;
 
 use hashbrown::HashMap;
 
+use vpcflow_core::PortSet;
+
 use crate::catalogue::Catalogue;
 
 /// The catalogue of a run with its lookup tables and time window. Built once and shared by
@@ -13,8 +15,8 @@ pub struct Plan {
     pub(crate) catalogue: Catalogue,
     /// (address, port) → endpoint index.
     pub(crate) index: HashMap<([u8; 16], u16), u32>,
-    /// Ports any endpoint listens on: a cheap first filter.
-    pub(crate) ports: Vec<bool>,
+    /// Ports any endpoint listens on: a cheap first filter (and filter-first's, in the decoder).
+    pub(crate) ports: PortSet,
     /// ENI name → the endpoint owning it.
     pub(crate) eni_owner: HashMap<String, u32>,
     /// Records must overlap `[since, until]` (Unix seconds).
@@ -26,10 +28,8 @@ impl Plan {
     /// seconds; `None` is open).
     pub fn new(catalogue: Catalogue, since: Option<i64>, until: Option<i64>) -> Arc<Plan> {
         let mut index = HashMap::new();
-        let mut ports = vec![false; 65536];
         let mut eni_owner = HashMap::new();
         for (i, e) in catalogue.endpoints.iter().enumerate() {
-            ports[e.port as usize] = true;
             for a in &e.addresses {
                 index.insert((crate::ip16(*a), e.port), i as u32);
             }
@@ -37,6 +37,7 @@ impl Plan {
                 eni_owner.insert(eni.clone(), i as u32);
             }
         }
+        let ports = PortSet::new(catalogue.endpoints.iter().map(|e| e.port));
         Arc::new(Plan {
             catalogue,
             index,
@@ -53,14 +54,8 @@ impl Plan {
 
     /// The ports any endpoint listens on, for filter-first decoding: a record with neither
     /// port in it touches no endpoint.
-    pub fn port_set(&self) -> vpcflow_core::PortSet {
-        vpcflow_core::PortSet::new(
-            self.ports
-                .iter()
-                .enumerate()
-                .filter(|(_, hit)| **hit)
-                .map(|(p, _)| p as u16),
-        )
+    pub fn port_set(&self) -> PortSet {
+        self.ports.clone()
     }
 
     /// The time window, `(since, until)` in Unix seconds (`i64::MIN`/`MAX` when open).
