@@ -158,7 +158,9 @@ impl LogFormat {
                 .map(|c| {
                     let field = Field::new(c.name.as_ref(), c.kind.data_type(), true);
                     if c.kind == Kind::Ip {
-                        field.with_metadata([(KIND_METADATA_KEY, "ip")])
+                        field.with_metadata(
+                            [(KIND_METADATA_KEY.to_string(), "ip".to_string())].into(),
+                        )
                     } else {
                         field
                     }
