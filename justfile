@@ -17,6 +17,7 @@ fmt:
 # Clippy with warnings as errors.
 lint:
     cargo clippy --workspace --all-targets --locked -- -D warnings
+    cargo clippy --workspace --all-targets --locked --features distributed -- -D warnings
 
 # Build the docs with warnings as errors.
 doc:

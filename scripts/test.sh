@@ -14,12 +14,16 @@ if [[ "${1:-}" != "--quick" ]]; then
   cargo fmt --all -- --check
   echo "==> cargo clippy"
   cargo clippy --workspace --all-targets --locked -- -D warnings
+  echo "==> cargo clippy --features distributed"
+  cargo clippy --workspace --all-targets --locked --features distributed -- -D warnings
   echo "==> cargo doc"
-  RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+  RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --features distributed
   echo "==> cargo bench --no-run"
   cargo bench -p vpcflow-benches --no-run --locked
 fi
-echo "==> cargo nextest run"
-cargo nextest run --workspace --locked --no-fail-fast
+# The optional `distributed` feature (DataFusion) is on, so its tests run too; every test of
+# the default build runs with it.
+echo "==> cargo nextest run --features distributed"
+cargo nextest run --workspace --locked --no-fail-fast --features distributed
 echo "==> doctests"
-cargo test --workspace --doc --locked
+cargo test --workspace --doc --locked --features distributed

@@ -16,6 +16,8 @@ mod logs;
 mod ocsf;
 mod order;
 mod parse;
+#[cfg(feature = "distributed")]
+mod query;
 mod report;
 mod s3;
 mod split;

@@ -7,6 +7,8 @@ mod convert;
 mod endpoints;
 mod generate;
 mod parse;
+#[cfg(feature = "distributed")]
+mod query;
 mod tail;
 mod verdict;
 
@@ -24,5 +26,7 @@ pub fn run(job: Job) -> Result<u8> {
         Job::Bench(args, run) => bench::run(args, run),
         Job::Discover(j) => endpoints::run(j),
         Job::Generate(args) => generate::run(args),
+        #[cfg(feature = "distributed")]
+        Job::Query(args) => query::run(args),
     }
 }

@@ -127,6 +127,22 @@ Examples:
 
 The same options and --seed always give the same bytes.")]
     Generate(GenerateArgs),
+
+    /// SQL over flow-log files with Apache DataFusion: the table `flows`, decoded by vpcflow
+    /// (needs the `distributed` feature).
+    #[cfg(feature = "distributed")]
+    #[command(after_help = "\
+Examples:
+  vpcflow query 'SELECT action, count(*) FROM flows GROUP BY action' logs/
+  vpcflow query --output json \\
+      'SELECT srcaddr, dstport, count(*) AS n FROM flows WHERE action = '\''REJECT'\'' \\
+       GROUP BY srcaddr, dstport ORDER BY n DESC LIMIT 10' logs/*.log.gz
+  vpcflow query 'SELECT \"interface-id\", sum(bytes) FROM flows GROUP BY 1' flows.parquet
+
+Columns are named as AWS names the fields (quote those with a dash: \"interface-id\"); srcaddr
+and dstaddr are 16-byte addresses, shown as text. The columns are those of --log-format, else
+of the first file's header line, else of the default version 2 format.")]
+    Query(QueryArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -656,4 +672,51 @@ pub struct ParseArgs {
 
     #[command(flatten)]
     pub aws: AwsArgs,
+}
+
+/// What `query` writes.
+#[cfg(feature = "distributed")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum QueryOutput {
+    /// An aligned text table.
+    Table,
+    /// One JSON object per row.
+    Json,
+    /// CSV with a header line.
+    Csv,
+    /// A Parquet file (needs --out).
+    Parquet,
+}
+
+/// `vpcflow query`.
+#[cfg(feature = "distributed")]
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// The query; the table is `flows`.
+    #[arg(value_name = "SQL")]
+    pub sql: String,
+
+    /// Flow-log files (.log, .log.gz, .parquet) and directories (read recursively).
+    #[arg(value_name = "INPUT", required = true)]
+    pub inputs: Vec<String>,
+
+    /// What to write.
+    #[arg(short, long, value_enum, default_value_t = QueryOutput::Table)]
+    pub output: QueryOutput,
+
+    /// Write to this file instead of stdout (required for parquet).
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+
+    /// Overwrite --out if it exists.
+    #[arg(long)]
+    pub force: bool,
+
+    /// The log format (the `${field} ...` string of the flow log); its fields are the columns.
+    #[arg(long, value_name = "FORMAT")]
+    pub log_format: Option<String>,
+
+    /// Partitions DataFusion plans for (default: the cores).
+    #[arg(long, value_name = "N", value_parser = values::threads)]
+    pub threads: Option<usize>,
 }

@@ -35,6 +35,9 @@ pub enum Job {
     Discover(DiscoverJob),
     /// `vpcflow generate`.
     Generate(GenerateArgs),
+    /// `vpcflow query`.
+    #[cfg(feature = "distributed")]
+    Query(super::QueryArgs),
 }
 
 /// Where records come from.
@@ -206,6 +209,8 @@ pub fn resolve(command: Command) -> Result<Job> {
         }
         Command::Endpoints(EndpointsCommand::Discover(a)) => Job::Discover(discover(a)),
         Command::Generate(a) => Job::Generate(a),
+        #[cfg(feature = "distributed")]
+        Command::Query(a) => Job::Query(a),
     })
 }
 

@@ -1,0 +1,91 @@
+//! vpcflow on Apache DataFusion: flow logs as a SQL table decoded by vpcflow's own decoder,
+//! and the verdict as an aggregate whose partial state is the mergeable [`VerdictState`].
+//!
+//! # A tour
+//! - [`FlowTable`]: files (text, gzip, Parquet) as the table `flows`, one partition per file,
+//!   decoding only the columns a query uses where the source can skip them.
+//! - [`VerdictUdaf`]: `vpcflow_verdict(srcaddr, dstaddr, …)`, the verdict state of the records
+//!   of a group, in [`VerdictState::encode`]'s binary form; partial states cross stages in
+//!   that form and merge exactly.
+//! - [`ShardUdf`]: `vpcflow_shard(srcaddr, dstaddr)`, a group key equal for both directions of
+//!   a conversation, so the verdict's final stage is split by key across partitions.
+//! - [`session`] and [`verdict_state`]: a context with the table and both functions, and the
+//!   query that gives a run's whole verdict state.
+//!
+//! Nothing below this crate depends on DataFusion.
+#![deny(missing_docs)]
+
+mod table;
+mod verdict;
+
+use std::sync::Arc;
+
+use arrow_array::{Array, BinaryArray};
+use datafusion::common::{DataFusionError, Result};
+use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
+use datafusion::prelude::{SessionConfig, SessionContext};
+use vpcflow_verdict::{READ, VerdictState};
+
+pub use table::{FlowScanExec, FlowTable};
+pub use verdict::{SHARD, SHARDS, ShardUdf, VERDICT, VerdictUdaf};
+
+/// The table's name in SQL.
+pub const TABLE: &str = "flows";
+
+/// A local context with `table` as `flows`, `vpcflow_shard`, and `vpcflow_verdict` when a
+/// verdict aggregate is given, planning for `partitions` target partitions.
+pub fn session(
+    table: FlowTable,
+    verdict: Option<VerdictUdaf>,
+    partitions: usize,
+) -> Result<SessionContext> {
+    let config = SessionConfig::new().with_target_partitions(partitions.max(1));
+    let ctx = SessionContext::new_with_config(config);
+    ctx.register_table(TABLE, Arc::new(table))?;
+    ctx.register_udf(ScalarUDF::from(ShardUdf::default()));
+    if let Some(v) = verdict {
+        ctx.register_udaf(AggregateUDF::from(v));
+    }
+    Ok(ctx)
+}
+
+/// The SQL that gives the verdict state of every record of `flows`, one partial state per
+/// shard: the columns of [`READ`] the table has, grouped by `vpcflow_shard`.
+pub fn verdict_sql(table: &FlowTable) -> String {
+    let columns: Vec<String> = READ
+        .iter()
+        .filter(|c| table.format().index_of(c).is_some())
+        .map(|c| format!("\"{c}\""))
+        .collect();
+    format!(
+        "SELECT {VERDICT}({}) AS state FROM {TABLE} GROUP BY {SHARD}(srcaddr, dstaddr)",
+        columns.join(", ")
+    )
+}
+
+/// Runs [`verdict_sql`] on `ctx` and merges the shards' states into the state of the whole
+/// run, for `verdict`'s plan.
+pub async fn verdict_state(
+    ctx: &SessionContext,
+    table: &FlowTable,
+    verdict: &VerdictUdaf,
+) -> Result<VerdictState> {
+    let batches = ctx.sql(&verdict_sql(table)).await?.collect().await?;
+    let mut state = VerdictState::new(verdict.plan().clone());
+    for batch in &batches {
+        let Some(states) = batch.column(0).as_any().downcast_ref::<BinaryArray>() else {
+            return Err(DataFusionError::Internal(
+                "the verdict query returned no binary states".into(),
+            ));
+        };
+        for bytes in states.iter().flatten() {
+            let shard = VerdictState::decode(verdict.plan().clone(), bytes)
+                .map_err(|e| DataFusionError::Execution(e.to_string()))?;
+            state.merge(&shard);
+        }
+    }
+    Ok(state)
+}
+
+#[cfg(test)]
+mod tests;
