@@ -5,6 +5,48 @@ use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
+use vpcflow_sink::{
+    BatchWriter, CsvWriter, JsonLinesWriter, OcsfWriter, ParquetOptions, ParquetWriter, TableWriter,
+};
+
+/// The forms `parse` and `query` write rows in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rows {
+    Json,
+    Csv,
+    Table,
+    Ocsf,
+    Parquet,
+}
+
+/// The writer of `rows` to `out`, or stdout when `None` (Parquet needs a path). An existing
+/// file is refused unless `force`.
+pub fn batch_writer(
+    rows: Rows,
+    out: Option<&Path>,
+    force: bool,
+) -> Result<Box<dyn BatchWriter + Send>> {
+    if rows == Rows::Parquet {
+        let Some(path) = out else {
+            bail!("--output parquet needs --out PATH");
+        };
+        check_out_path(path, force)?;
+        return Ok(Box::new(ParquetWriter::new(
+            path,
+            ParquetOptions::default(),
+        )));
+    }
+    let out: Box<dyn Write + Send> = match out {
+        Some(path) => Box::new(create_out(path, force)?),
+        None => stdout(),
+    };
+    Ok(match rows {
+        Rows::Csv => Box::new(CsvWriter::new(out)),
+        Rows::Table => Box::new(TableWriter::new(out)),
+        Rows::Ocsf => Box::new(OcsfWriter::new(out)),
+        Rows::Json | Rows::Parquet => Box::new(JsonLinesWriter::new(out)),
+    })
+}
 
 /// Opens `--out` for writing. An existing file is refused unless `force`; a directory, or a
 /// path whose parent does not exist, is an error that says so.

@@ -3,13 +3,10 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use arrow_array::RecordBatch;
 use vpcflow_input::{SourceReport, SourceSink, for_each_batch};
-use vpcflow_sink::{
-    BatchWriter, CsvWriter, JsonLinesWriter, OcsfWriter, ParquetOptions, ParquetWriter, Summary,
-    TableWriter,
-};
+use vpcflow_sink::{BatchWriter, Summary};
 
 use crate::flags::ParseOutput;
 use crate::flags::resolve::{Inputs, ParseJob};
@@ -36,31 +33,24 @@ pub fn run(job: ParseJob) -> Result<u8> {
         output::refuse_input_as_output(&out.path, inputs)?;
     }
 
-    let writer: Option<Box<dyn BatchWriter + Send>> = match job.output {
+    let rows = match job.output {
         ParseOutput::Summary => None,
-        ParseOutput::Parquet => {
-            let Some(out) = &job.out else {
-                bail!("--output parquet needs --out PATH");
-            };
-            output::check_out_path(&out.path, out.force)?;
-            Some(Box::new(ParquetWriter::new(
-                &out.path,
-                ParquetOptions::default(),
-            )))
-        }
-        format => {
-            let out = match &job.out {
-                Some(out) => Box::new(output::create_out(&out.path, out.force)?),
-                None => output::stdout(),
-            };
-            Some(match format {
-                ParseOutput::Csv => Box::new(CsvWriter::new(out)),
-                ParseOutput::Table => Box::new(TableWriter::new(out)),
-                ParseOutput::Ocsf => Box::new(OcsfWriter::new(out)),
-                _ => Box::new(JsonLinesWriter::new(out)),
-            })
-        }
+        ParseOutput::Json => Some(output::Rows::Json),
+        ParseOutput::Csv => Some(output::Rows::Csv),
+        ParseOutput::Table => Some(output::Rows::Table),
+        ParseOutput::Ocsf => Some(output::Rows::Ocsf),
+        ParseOutput::Parquet => Some(output::Rows::Parquet),
     };
+    let writer: Option<Box<dyn BatchWriter + Send>> = rows
+        .map(|rows| {
+            let out = job.out.as_ref();
+            output::batch_writer(
+                rows,
+                out.map(|o| o.path.as_path()),
+                out.is_some_and(|o| o.force),
+            )
+        })
+        .transpose()?;
     let writer = Arc::new(Mutex::new(writer));
     let summary = Arc::new(Mutex::new(Summary::default()));
     let (w, sm) = (writer.clone(), summary.clone());

@@ -7,9 +7,6 @@ use anyhow::{Context, Result, bail};
 use vpcflow_core::LogFormat;
 use vpcflow_datafusion::{FlowTable, session};
 use vpcflow_input::{Input, Opened, open};
-use vpcflow_sink::{
-    BatchWriter, CsvWriter, JsonLinesWriter, ParquetOptions, ParquetWriter, TableWriter,
-};
 
 use crate::flags::{QueryArgs, QueryOutput};
 use crate::output;
@@ -38,24 +35,13 @@ pub fn run(args: QueryArgs) -> Result<u8> {
         let inputs: Vec<Input> = files.iter().cloned().map(Input::Path).collect();
         output::refuse_input_as_output(out, &inputs)?;
     }
-    let mut writer: Box<dyn BatchWriter> = match (args.output, &args.out) {
-        (QueryOutput::Parquet, None) => bail!("--output parquet needs --out PATH"),
-        (QueryOutput::Parquet, Some(path)) => {
-            output::check_out_path(path, args.force)?;
-            Box::new(ParquetWriter::new(path, ParquetOptions::default()))
-        }
-        (format, out) => {
-            let out = match out {
-                Some(path) => Box::new(output::create_out(path, args.force)?),
-                None => output::stdout(),
-            };
-            match format {
-                QueryOutput::Json => Box::new(JsonLinesWriter::new(out)),
-                QueryOutput::Csv => Box::new(CsvWriter::new(out)),
-                _ => Box::new(TableWriter::new(out)),
-            }
-        }
+    let rows = match args.output {
+        QueryOutput::Table => output::Rows::Table,
+        QueryOutput::Json => output::Rows::Json,
+        QueryOutput::Csv => output::Rows::Csv,
+        QueryOutput::Parquet => output::Rows::Parquet,
     };
+    let mut writer = output::batch_writer(rows, args.out.as_deref(), args.force)?;
     let partitions = args
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
