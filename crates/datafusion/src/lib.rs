@@ -78,11 +78,7 @@ pub async fn verdict_state(
                 "the verdict query returned no binary states".into(),
             ));
         };
-        for bytes in states.iter().flatten() {
-            let shard = VerdictState::decode(verdict.plan().clone(), bytes)
-                .map_err(|e| DataFusionError::Execution(e.to_string()))?;
-            state.merge(&shard);
-        }
+        verdict::merge_states(&mut state, states)?;
     }
     Ok(state)
 }

@@ -151,13 +151,19 @@ impl Accumulator for VerdictAccumulator {
         else {
             return exec_err!("{VERDICT}: a partial state that is not binary");
         };
-        for bytes in states.iter().flatten() {
-            let other = VerdictState::decode(self.state.plan().clone(), bytes)
-                .map_err(|e| DataFusionError::Execution(format!("{VERDICT}: {e}")))?;
-            self.state.merge(&other);
-        }
-        Ok(())
+        merge_states(&mut self.state, states)
     }
+}
+
+/// Merges every state of `states` (binary, as [`VerdictState::encode`] wrote them; nulls are
+/// skipped) into `state`.
+pub(crate) fn merge_states(state: &mut VerdictState, states: &BinaryArray) -> Result<()> {
+    for bytes in states.iter().flatten() {
+        let other = VerdictState::decode(state.plan().clone(), bytes)
+            .map_err(|e| DataFusionError::Execution(format!("{VERDICT}: {e}")))?;
+        state.merge(&other);
+    }
+    Ok(())
 }
 
 /// `vpcflow_shard(srcaddr, dstaddr)`: a number below [`SHARDS`] that is the same for both
