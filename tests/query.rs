@@ -82,3 +82,14 @@ fn query_without_inputs_or_with_bad_sql_says_so() {
     ]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
+
+#[test]
+fn query_takes_its_columns_from_the_first_files_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, _) = generate(dir.path(), "200", &["--format", "v5"]);
+    let got = vpcflow_rows(
+        r#"SELECT count(*) FROM flows WHERE "flow-direction" IS NOT NULL"#,
+        &[&log],
+    );
+    assert_eq!(got, ["200"], "a v5 column, read from the header line");
+}

@@ -122,7 +122,9 @@ impl LogFormat {
     /// A line is a header when its first token names a known field and every token is a plain
     /// name (letters, digits, `-`, `_`). Data lines never qualify: their first token is a number,
     /// an id such as `eni-…`, or `-`.
+    /// The line may end in its `\n` or `\r\n`.
     pub fn from_header(line: &[u8]) -> Option<LogFormat> {
+        let line = line.strip_suffix(b"\n").unwrap_or(line);
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         let mut tokens = line.split(|&b| b == b' ').filter(|t| !t.is_empty());
         let first = tokens.next()?;
@@ -299,6 +301,17 @@ mod tests {
         assert!(LogFormat::from_header(b"eni-0abc 10.0.0.1").is_none());
         assert!(LogFormat::from_header(b"- - -").is_none());
         assert!(LogFormat::from_header(b"").is_none());
+        // With the line end still on it, as a reader hands the first line over.
+        for line in [
+            &b"version srcaddr action\n"[..],
+            b"version srcaddr action\r\n",
+        ] {
+            let h = LogFormat::from_header(line).unwrap();
+            assert_eq!(
+                h.names().collect::<Vec<_>>(),
+                ["version", "srcaddr", "action"]
+            );
+        }
     }
 
     #[test]

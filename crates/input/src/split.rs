@@ -52,11 +52,7 @@ pub(crate) fn plan(
     }
     let format = match fixed {
         Some(f) => f.clone(),
-        None => {
-            let line = first.strip_suffix(b"\n").unwrap_or(&first);
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            LogFormat::from_header(line).unwrap_or_else(LogFormat::default_v2)
-        }
+        None => LogFormat::from_header(&first).unwrap_or_else(LogFormat::default_v2),
     };
     // A few parts per thread even out parts that decode at different speeds.
     let n = (size / MIN_PART).min(threads as u64 * 4).max(2);
