@@ -28,7 +28,7 @@ fn rt() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-fn put_all(moto: &Moto, bucket: &str, objects: Vec<(String, Vec<u8>)>) {
+pub(crate) fn put_all(moto: &Moto, bucket: &str, objects: Vec<(String, Vec<u8>)>) {
     let c = client(moto);
     rt().block_on(async {
         let _ = c.create_bucket().bucket(bucket).send().await;
@@ -44,7 +44,7 @@ fn put_all(moto: &Moto, bucket: &str, objects: Vec<(String, Vec<u8>)>) {
     });
 }
 
-fn upload_dir(moto: &Moto, bucket: &str, dir: &Path, prefix: &str) {
+pub(crate) fn upload_dir(moto: &Moto, bucket: &str, dir: &Path, prefix: &str) {
     let mut objects = Vec::new();
     let mut stack = vec![dir.to_owned()];
     while let Some(d) = stack.pop() {
@@ -466,7 +466,7 @@ fn a_resumed_run_after_kill_9_gives_the_verdicts_of_a_clean_run() {
 }
 
 /// A generated log cut into objects whose key order is not their time order.
-fn shuffled_objects(
+pub(crate) fn shuffled_objects(
     dir: &Path,
     records: &str,
     objects: usize,

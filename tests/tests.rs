@@ -9,6 +9,8 @@ mod common;
 
 mod archives;
 mod bench;
+#[cfg(feature = "distributed")]
+mod cluster;
 mod convert;
 mod explain;
 mod faults;

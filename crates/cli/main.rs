@@ -8,6 +8,8 @@ mod aws;
 mod catalogue;
 mod cmd;
 mod flags;
+#[cfg(feature = "distributed")]
+mod flows;
 mod logs;
 mod output;
 mod report;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use arrow_array::RecordBatch;
-use aws_sdk_s3::Client;
+pub use aws_sdk_s3::Client;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::io::SyncIoBridge;
@@ -40,7 +40,7 @@ impl S3Url {
 }
 
 /// One object to read.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct S3Object {
     /// The bucket.
     pub bucket: String,
@@ -255,6 +255,37 @@ pub struct Progress {
     pub bytes: AtomicU64,
     /// Records decoded.
     pub records: AtomicU64,
+}
+
+/// The first `n` bytes of an object (fewer if it is shorter), for sniffing its header line.
+pub async fn first_bytes(client: &Client, object: &S3Object, n: u64) -> Result<Vec<u8>, AwsError> {
+    let resource = format!("s3://{}", object.id());
+    let response = client
+        .get_object()
+        .bucket(&object.bucket)
+        .key(&object.key)
+        .range(format!("bytes=0-{}", n.saturating_sub(1)))
+        .send()
+        .await
+        .map_err(|e| {
+            classify(&e).other(
+                "GetObject",
+                resource.clone(),
+                attempt_timeout(client),
+                attempts(client),
+            )
+        })?;
+    let body = response
+        .body
+        .collect()
+        .await
+        .map_err(|e| AwsError::Failed {
+            operation: "GetObject",
+            resource,
+            message: e.to_string(),
+            hint: None,
+        })?;
+    Ok(body.into_bytes().to_vec())
 }
 
 /// Fetches and decodes one object (its ETag must still match), handing its batches to a sink

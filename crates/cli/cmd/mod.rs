@@ -3,6 +3,8 @@
 //! `cmd/` (`aws`, `s3`, `logs`, `catalogue`, `report`, `output`).
 
 mod bench;
+#[cfg(feature = "distributed")]
+mod cluster;
 mod convert;
 mod endpoints;
 mod generate;
@@ -27,6 +29,10 @@ pub fn run(job: Job) -> Result<u8> {
         Job::Discover(j) => endpoints::run(j),
         Job::Generate(args) => generate::run(args),
         #[cfg(feature = "distributed")]
-        Job::Query(args) => query::run(args),
+        Job::Query(job) => query::run(*job),
+        #[cfg(feature = "distributed")]
+        Job::Scheduler(args) => cluster::scheduler(args),
+        #[cfg(feature = "distributed")]
+        Job::Executor(args, aws) => cluster::executor(args, aws),
     }
 }

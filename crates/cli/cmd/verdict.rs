@@ -59,6 +59,10 @@ pub fn run(job: VerdictJob) -> Result<u8> {
         tracing::info!(objects = c.data.sources.len(), "resuming from checkpoint");
     }
     let (failed, tally) = match &job.source {
+        #[cfg(feature = "distributed")]
+        VerdictSource::Inputs(inputs) if job.cluster.is_some() => {
+            on_cluster(&job, inputs, &aggregator, (since, until))?
+        }
         VerdictSource::LogGroup(opts) => {
             let rt = aws::runtime(job.run.threads)?;
             let group = rt.block_on(logs::read_into(
@@ -117,6 +121,37 @@ pub fn run(job: VerdictJob) -> Result<u8> {
     }
     report::summarize(&report, tally.filtered);
     Ok(report::verdict_exit(failed, &report, job.fail_on))
+}
+
+/// `--cluster`: the verdict state of every record, folded by the cluster's executors, merged
+/// into `aggregator` (the report is then made here, as a local run makes it).
+#[cfg(feature = "distributed")]
+fn on_cluster(
+    job: &VerdictJob,
+    inputs: &Inputs,
+    aggregator: &Aggregator,
+    (since, until): (Option<i64>, Option<i64>),
+) -> Result<(bool, report::Tally)> {
+    use vpcflow_datafusion::{VerdictUdaf, cluster::remote_session, verdict_state};
+    let Some((url, partitions)) = &job.cluster else {
+        return Ok((false, report::Tally::default()));
+    };
+    let rt = aws::runtime(2)?;
+    let state = rt.block_on(async {
+        let table = crate::flows::table(inputs, &job.aws, job.run.decoder.format.as_ref()).await?;
+        check_verdict_format(table.format(), "the inputs' format")?;
+        let udaf = || VerdictUdaf::new(aggregator.catalogue().clone(), since, until);
+        let ctx = remote_session(url, table.clone(), Some(udaf()), *partitions)
+            .await
+            .with_context(|| format!("cannot reach the cluster at {url}"))?;
+        let state = verdict_state(&ctx, &table, &udaf())
+            .await
+            .with_context(|| format!("the verdict query on the cluster at {url} failed"))?;
+        anyhow::Ok(state)
+    })?;
+    aggregator.merge(&state);
+    tracing::info!(%url, "verdicts from the cluster; malformed lines are in its executors' logs");
+    Ok((false, report::Tally::default()))
 }
 
 /// What must not change between a run and its resumption.

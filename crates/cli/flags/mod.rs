@@ -61,6 +61,8 @@ Examples:
   vpcflow verdict --endpoints testdata/rds-sg-patterns/endpoints.toml --explain \
       --config-snapshot testdata/rds-sg-patterns/config --output html --out report.html \
       testdata/rds-sg-patterns/cloudwatch/
+  vpcflow verdict --endpoints endpoints.toml --cluster df://scheduler:50050 \
+      --since 24h s3://org-flow-logs/AWSLogs/     # feature `distributed`
 
 Verdicts: blocked (every attempt blocked), allowed (every attempt connected), intermittent
 (some of each; the reason says since when), unanswered (none blocked, none connected).
@@ -139,10 +141,22 @@ Examples:
        GROUP BY srcaddr, dstport ORDER BY n DESC LIMIT 10' logs/*.log.gz
   vpcflow query 'SELECT \"interface-id\", sum(bytes) FROM flows GROUP BY 1' flows.parquet
 
+  vpcflow query --since 1h \
+      'SELECT srcaddr, count(*) AS n FROM flows WHERE action = '\''REJECT'\'' \
+       GROUP BY srcaddr ORDER BY n DESC LIMIT 10' s3://my-flow-logs/AWSLogs/
+  vpcflow query --cluster df://scheduler:50050 'SELECT count(*) FROM flows' s3://logs/AWSLogs/
+
 Columns are named as AWS names the fields (quote those with a dash: \"interface-id\"); srcaddr
 and dstaddr are 16-byte addresses, shown as text. The columns are those of --log-format, else
-of the first file's header line, else of the default version 2 format.")]
+of the first file's (or object's) header line, else of the default version 2 format. Filters
+on start and end leave out S3 objects whose keys lie outside them, as --since/--until do.")]
     Query(QueryArgs),
+
+    /// Run a Ballista scheduler or executor that carries vpcflow's table, codecs and functions
+    /// (needs the `distributed` feature).
+    #[cfg(feature = "distributed")]
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -280,6 +294,17 @@ pub struct VerdictArgs {
 
     #[command(flatten)]
     pub group: LogGroupArgs,
+
+    /// Run on a Ballista cluster (`df://HOST:PORT`, its scheduler): the same verdicts, decoded
+    /// and folded by the cluster's executors (feature `distributed`).
+    #[cfg(feature = "distributed")]
+    #[arg(long, value_name = "URL", conflicts_with_all = ["log_group", "checkpoint"])]
+    pub cluster: Option<String>,
+
+    /// With --cluster: partitions of the final stage, across which conversations are spread.
+    #[cfg(feature = "distributed")]
+    #[arg(long, value_name = "N", default_value = "16", requires = "cluster", value_parser = values::threads)]
+    pub partitions: usize,
 
     #[command(flatten)]
     pub decode: DecodeArgs,
@@ -674,6 +699,76 @@ pub struct ParseArgs {
     pub aws: AwsArgs,
 }
 
+/// `vpcflow cluster …`.
+#[cfg(feature = "distributed")]
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// A scheduler: plans queries and hands their tasks to executors.
+    #[command(after_help = "\
+Examples:
+  vpcflow cluster scheduler --bind 0.0.0.0:50050
+  vpcflow cluster scheduler --bind 127.0.0.1:0     # a free port; the address is printed
+
+Prints `scheduler listening on HOST:PORT` on stdout once it accepts connections.")]
+    Scheduler(SchedulerArgs),
+
+    /// An executor: runs tasks (decoding, partial verdicts, shuffles) for a scheduler.
+    #[command(after_help = "\
+Examples:
+  vpcflow cluster executor --scheduler 10.0.0.5:50050 --slots 8
+  vpcflow cluster executor --scheduler 127.0.0.1:50050 --endpoint-url http://127.0.0.1:5000
+
+It reads S3 with the standard credential chain (env, profile, IMDS), and local paths as the
+client named them: give every process the same view of local files (a shared volume).")]
+    Executor(ExecutorArgs),
+}
+
+/// `vpcflow cluster scheduler`.
+#[cfg(feature = "distributed")]
+#[derive(Debug, Args)]
+pub struct SchedulerArgs {
+    /// The address to listen on (port 0: any free port).
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:50050")]
+    pub bind: std::net::SocketAddr,
+
+    /// Seconds without a heartbeat after which an executor is taken for lost and its tasks
+    /// run elsewhere.
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = values::timeout)]
+    pub executor_timeout: Duration,
+}
+
+/// `vpcflow cluster executor`.
+#[cfg(feature = "distributed")]
+#[derive(Debug, Args)]
+pub struct ExecutorArgs {
+    /// The scheduler's address.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub scheduler: String,
+
+    /// Tasks run at once (default: the cores).
+    #[arg(long, value_name = "N", value_parser = values::threads)]
+    pub slots: Option<usize>,
+
+    /// The address to serve shuffle data on, told to the scheduler (port 0: any free port).
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:0")]
+    pub bind: std::net::SocketAddr,
+
+    /// The port of the executor's gRPC service on the same host (default: a free one).
+    #[arg(long, value_name = "PORT")]
+    pub grpc_port: Option<u16>,
+
+    /// Where shuffle files go (default: a temporary directory).
+    #[arg(long, value_name = "DIR")]
+    pub work_dir: Option<PathBuf>,
+
+    /// Seconds between heartbeats to the scheduler.
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = values::timeout)]
+    pub heartbeat: Duration,
+
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
 /// What `query` writes.
 #[cfg(feature = "distributed")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -696,13 +791,30 @@ pub struct QueryArgs {
     #[arg(value_name = "SQL")]
     pub sql: String,
 
-    /// Flow-log files (.log, .log.gz, .parquet) and directories (read recursively).
+    /// Flow-log files (.log, .log.gz, .parquet), directories (read recursively), or
+    /// s3://bucket/prefix locations.
     #[arg(value_name = "INPUT", required = true)]
     pub inputs: Vec<String>,
 
     /// What to write.
     #[arg(short, long, value_enum, default_value_t = QueryOutput::Table)]
     pub output: QueryOutput,
+
+    /// Run on a Ballista cluster (`df://HOST:PORT`, its scheduler) instead of in this process.
+    #[arg(long, value_name = "URL")]
+    pub cluster: Option<String>,
+
+    /// Only S3 objects whose keys may hold records at or after this time (a filter on `start`
+    /// or `end` prunes them too).
+    #[arg(long, value_name = "TIME", value_parser = values::time)]
+    pub since: Option<TimeArg>,
+
+    /// Only S3 objects whose keys may hold records at or before this time.
+    #[arg(long, value_name = "TIME", value_parser = values::time)]
+    pub until: Option<TimeArg>,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
 
     /// Write to this file instead of stdout (required for parquet).
     #[arg(long, value_name = "PATH")]

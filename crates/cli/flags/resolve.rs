@@ -37,7 +37,25 @@ pub enum Job {
     Generate(GenerateArgs),
     /// `vpcflow query`.
     #[cfg(feature = "distributed")]
-    Query(super::QueryArgs),
+    Query(Box<QueryJob>),
+    /// `vpcflow cluster scheduler`.
+    #[cfg(feature = "distributed")]
+    Scheduler(super::SchedulerArgs),
+    /// `vpcflow cluster executor`, and how it reaches S3.
+    #[cfg(feature = "distributed")]
+    Executor(super::ExecutorArgs, AwsOptions),
+}
+
+/// `vpcflow query`, resolved.
+#[cfg(feature = "distributed")]
+#[derive(Debug)]
+pub struct QueryJob {
+    /// The command line.
+    pub args: super::QueryArgs,
+    /// Its inputs.
+    pub inputs: Inputs,
+    /// How to reach S3, and which keys to read.
+    pub aws: AwsJob,
 }
 
 /// Where records come from.
@@ -147,6 +165,9 @@ pub struct VerdictJob {
     /// Filter-first off (`--check-all-lines`, or `--strict`).
     pub check_all_lines: bool,
     pub aws: AwsJob,
+    /// `--cluster URL` and `--partitions N`.
+    #[cfg(feature = "distributed")]
+    pub cluster: Option<(String, usize)>,
 }
 
 /// `vpcflow tail`.
@@ -210,7 +231,21 @@ pub fn resolve(command: Command) -> Result<Job> {
         Command::Endpoints(EndpointsCommand::Discover(a)) => Job::Discover(discover(a)),
         Command::Generate(a) => Job::Generate(a),
         #[cfg(feature = "distributed")]
-        Command::Query(a) => Job::Query(a),
+        Command::Query(a) => {
+            let w = window(a.since.as_ref(), a.until.as_ref(), now)?;
+            Job::Query(Box::new(QueryJob {
+                inputs: inputs(&a.inputs)?,
+                aws: aws_job(&a.aws, (w.since, w.until)),
+                args: a,
+            }))
+        }
+        #[cfg(feature = "distributed")]
+        Command::Cluster(super::ClusterCommand::Scheduler(a)) => Job::Scheduler(a),
+        #[cfg(feature = "distributed")]
+        Command::Cluster(super::ClusterCommand::Executor(a)) => {
+            let aws = aws_options(&a.connect);
+            Job::Executor(a, aws)
+        }
     })
 }
 
@@ -431,6 +466,8 @@ fn verdict(a: VerdictArgs, now: i64) -> Result<VerdictJob> {
         window: w,
         check_all_lines: a.check_all_lines || run.decoder.strict,
         run,
+        #[cfg(feature = "distributed")]
+        cluster: a.cluster.map(|url| (url, a.partitions)),
     })
 }
 

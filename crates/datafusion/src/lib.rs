@@ -2,8 +2,9 @@
 //! and the verdict as an aggregate whose partial state is the mergeable [`VerdictState`].
 //!
 //! # A tour
-//! - [`FlowTable`]: files (text, gzip, Parquet) as the table `flows`, one partition per file,
-//!   decoding only the columns a query uses where the source can skip them.
+//! - [`FlowTable`]: files and S3 objects (text, gzip, Parquet, JSON envelopes) as the table
+//!   `flows`, one partition per object, file or byte range of a large file, decoding only the
+//!   columns a query uses where the source can skip them.
 //! - [`VerdictUdaf`]: `vpcflow_verdict(srcaddr, dstaddr, …)`, the verdict state of the records
 //!   of a group, in [`VerdictState::encode`]'s binary form; partial states cross stages in
 //!   that form and merge exactly.
@@ -11,10 +12,14 @@
 //!   a conversation, so the verdict's final stage is split by key across partitions.
 //! - [`session`] and [`verdict_state`]: a context with the table and both functions, and the
 //!   query that gives a run's whole verdict state.
+//! - [`cluster`]: the same on Apache Ballista: a scheduler, executors, and a client session
+//!   whose queries run on them; [`codec`] carries the table, scan and functions across.
 //!
 //! Nothing below this crate depends on DataFusion.
 #![deny(missing_docs)]
 
+pub mod cluster;
+pub mod codec;
 mod table;
 mod verdict;
 
@@ -24,21 +29,25 @@ use arrow_array::{Array, BinaryArray};
 use datafusion::common::{DataFusionError, Result};
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 use datafusion::prelude::{SessionConfig, SessionContext};
+use vpcflow_aws::AwsOptions;
 use vpcflow_verdict::{READ, VerdictState};
 
-pub use table::{FlowScanExec, FlowTable};
+pub use table::{FlowFileSource, FlowSource, FlowTable, scan_exec, scan_parts, set_s3_access};
 pub use verdict::{SHARD, SHARDS, ShardUdf, VERDICT, VerdictUdaf};
 
 /// The table's name in SQL.
 pub const TABLE: &str = "flows";
 
 /// A local context with `table` as `flows`, `vpcflow_shard`, and `vpcflow_verdict` when a
-/// verdict aggregate is given, planning for `partitions` target partitions.
+/// verdict aggregate is given, planning for `partitions` target partitions; S3 sources are
+/// read with `aws` (see [`set_s3_access`]).
 pub fn session(
     table: FlowTable,
     verdict: Option<VerdictUdaf>,
     partitions: usize,
+    aws: AwsOptions,
 ) -> Result<SessionContext> {
+    set_s3_access(aws);
     let config = SessionConfig::new().with_target_partitions(partitions.max(1));
     let ctx = SessionContext::new_with_config(config);
     ctx.register_table(TABLE, Arc::new(table))?;

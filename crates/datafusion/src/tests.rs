@@ -77,8 +77,14 @@ fn the_sql_verdict_is_the_engines_whatever_the_partitions_and_file_order() {
         if reversed {
             files.reverse();
         }
-        let table = FlowTable::new(files.clone(), LogFormat::default_v2());
-        let ctx = session(table.clone(), Some(verdict()), partitions).unwrap();
+        let table = FlowTable::of_files(files.clone(), LogFormat::default_v2());
+        let ctx = session(
+            table.clone(),
+            Some(verdict()),
+            partitions,
+            AwsOptions::default(),
+        )
+        .unwrap();
         let state = rt
             .block_on(verdict_state(&ctx, &table, &verdict()))
             .unwrap();
@@ -94,9 +100,9 @@ fn the_sql_verdict_is_the_engines_whatever_the_partitions_and_file_order() {
 fn a_plan_with_four_partitions_shuffles_by_shard_between_a_partial_and_a_final_stage() {
     let dir = tempfile::tempdir().unwrap();
     let (files, catalogue) = generated(dir.path(), 2_000, 6);
-    let table = FlowTable::new(files, LogFormat::default_v2());
+    let table = FlowTable::of_files(files, LogFormat::default_v2());
     let verdict = VerdictUdaf::new(catalogue, None, None);
-    let ctx = session(table.clone(), Some(verdict), 4).unwrap();
+    let ctx = session(table.clone(), Some(verdict), 4, AwsOptions::default()).unwrap();
     let rt = runtime();
     let plan = rt
         .block_on(async {
@@ -111,7 +117,7 @@ fn a_plan_with_four_partitions_shuffles_by_shard_between_a_partial_and_a_final_s
         "{text}"
     );
     assert!(
-        text.contains("FlowScanExec: 6 files in 6 partitions"),
+        text.contains("file_groups={6 groups") && text.contains("file_type=vpcflow"),
         "{text}"
     );
 }
@@ -153,7 +159,13 @@ fn counts_by_action_are_the_decoders() {
     }
     // ACCEPT, REJECT and the null action of NODATA records.
     assert_eq!(expected.len(), 3, "{expected:?}");
-    let ctx = session(FlowTable::new(files, LogFormat::default_v2()), None, 4).unwrap();
+    let ctx = session(
+        FlowTable::of_files(files, LogFormat::default_v2()),
+        None,
+        4,
+        AwsOptions::default(),
+    )
+    .unwrap();
     let batches = runtime()
         .block_on(async {
             ctx.sql("SELECT CAST(action AS VARCHAR) AS action, count(*) AS n FROM flows GROUP BY 1 ORDER BY 1 NULLS FIRST")
@@ -180,9 +192,10 @@ fn a_column_the_verdict_does_not_read_is_an_error_that_names_it() {
     let dir = tempfile::tempdir().unwrap();
     let (files, catalogue) = generated(dir.path(), 100, 1);
     let ctx = session(
-        FlowTable::new(files, LogFormat::default_v2()),
+        FlowTable::of_files(files, LogFormat::default_v2()),
         Some(VerdictUdaf::new(catalogue, None, None)),
         2,
+        AwsOptions::default(),
     )
     .unwrap();
     let err = runtime()
@@ -201,7 +214,13 @@ fn a_column_the_verdict_does_not_read_is_an_error_that_names_it() {
 fn the_shard_is_the_same_both_ways_and_spread() {
     let dir = tempfile::tempdir().unwrap();
     let (files, _) = generated(dir.path(), 3_000, 2);
-    let ctx = session(FlowTable::new(files, LogFormat::default_v2()), None, 2).unwrap();
+    let ctx = session(
+        FlowTable::of_files(files, LogFormat::default_v2()),
+        None,
+        2,
+        AwsOptions::default(),
+    )
+    .unwrap();
     let batches = runtime()
         .block_on(async {
             ctx.sql(

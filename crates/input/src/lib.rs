@@ -23,6 +23,8 @@ mod split;
 
 pub use open::{Compression, Input, Opened, open, open_pipelined, open_reader};
 pub use report::{RunError, SourceError, SourceReport};
-pub use run::{RunOptions, SourceSink, decode_source, for_each_batch, for_each_source};
+pub use run::{
+    RunOptions, SourceSink, decode_range, decode_source, for_each_batch, for_each_source,
+};
 pub use shape::Shape;
-pub use split::MIN_PART;
+pub use split::{FileRange, MIN_PART, plan_ranges};

@@ -1,14 +1,15 @@
 use std::io;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arrow_array::RecordBatch;
-use vpcflow_core::{Decoder, DecoderOptions, ErrorKind, Reader};
+use vpcflow_core::{Decoder, DecoderOptions, ErrorKind, LogFormat, Reader};
 
 use crate::open::{Compression, Input, Opened, open, open_pipelined};
 use crate::parquet_in;
 use crate::report::{RunError, SourceError, SourceReport};
-use crate::split::{self, Part};
+use crate::split::{self, FileRange, Part};
 
 /// How a run decodes its inputs.
 #[derive(Clone, Debug)]
@@ -45,6 +46,36 @@ pub fn decode_source(
     on_batch: &mut dyn FnMut(RecordBatch) -> io::Result<()>,
 ) -> Result<SourceReport, RunError> {
     decode_part(opened, name, None, decoder, on_batch)
+}
+
+/// Decodes `range` of the uncompressed text file `path` (from [`crate::plan_ranges`]) as
+/// [`decode_source`] does a whole source. `format` is the format in force at the file's start
+/// (its header's, or a fixed one); byte positions are the file's, line numbers count from the
+/// range's start.
+pub fn decode_range(
+    path: &Path,
+    range: FileRange,
+    format: LogFormat,
+    decoder: &mut Decoder,
+    on_batch: &mut dyn FnMut(RecordBatch) -> io::Result<()>,
+) -> Result<SourceReport, RunError> {
+    let name = path.display().to_string();
+    let part = Part {
+        start: range.start,
+        end: range.end,
+        format,
+    };
+    match split::open_part(path, &part) {
+        Ok(reader) => {
+            let opened = Opened::Text {
+                reader,
+                compression: Compression::None,
+                raw_bytes: Arc::default(),
+            };
+            decode_part(opened, &name, Some(&part), decoder, on_batch)
+        }
+        Err(e) => Ok(cannot_open(&name, e)),
+    }
 }
 
 /// [`decode_source`] for the whole source (`part: None`) or one part of it.

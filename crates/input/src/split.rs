@@ -24,6 +24,36 @@ pub(crate) struct Part {
     pub format: LogFormat,
 }
 
+/// A byte range of one uncompressed text file, from a line start to a line start (or the
+/// file's end): a unit of work an engine can hand to any worker. [`plan_ranges`] makes them,
+/// [`crate::decode_range`] decodes one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FileRange {
+    /// The first byte.
+    pub start: u64,
+    /// One past the last byte.
+    pub end: u64,
+}
+
+/// The ranges `path` splits into for `workers` workers (a few per worker, each at least
+/// [`MIN_PART`]), or `None` when it is read whole: too small, compressed, Parquet, wrapped in
+/// JSON, or not a regular file.
+pub fn plan_ranges(
+    path: &Path,
+    workers: usize,
+    max_line: usize,
+) -> io::Result<Option<Vec<FileRange>>> {
+    Ok(plan(path, workers, None, max_line)?.map(|parts| {
+        parts
+            .into_iter()
+            .map(|p| FileRange {
+                start: p.start,
+                end: p.end,
+            })
+            .collect()
+    }))
+}
+
 /// Plans the parts of `path` for `threads` threads, or `None` when the file should be read
 /// whole: too small, compressed, Parquet, or not a regular file.
 pub(crate) fn plan(
