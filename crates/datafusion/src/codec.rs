@@ -2,7 +2,7 @@
 //! cluster: client to scheduler (the logical plan), scheduler to executors (the physical plan).
 //!
 //! Each wraps Ballista's own codec. What is vpcflow's is written as [`MAGIC`] and a JSON
-//! document ([`Wire`]); everything else goes to Ballista's codec untouched, so its bytes are
+//! document; everything else goes to Ballista's codec untouched, so its bytes are
 //! Ballista's own. JSON, not protobuf: the payloads are a few source names, a format string
 //! and a catalogue, once per plan, and JSON keeps them readable in a captured plan.
 

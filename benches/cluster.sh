@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Times the distributed verdict on this machine, in one run: a generated tree of RECORDS records
+# in OBJECTS files, judged by local `verdict --threads 1`, by a Ballista cluster of one executor
+# with one slot, and by one of two executors with one slot each (one core per executor, as on a
+# cluster of one-core nodes). Checks that all three print the same JSON, and prints the wall
+# times (median of RUNS), records/s and the ratios docs/performance.md quotes.
+#
+#   benches/cluster.sh [RECORDS] [OBJECTS]      (default 10,000,000 records in 100 files)
+# Needs the release binary with --features distributed (it builds it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/vpcflow-target}"
+RECORDS="${1:-10000000}"
+OBJECTS="${2:-100}"
+RUNS="${RUNS:-3}"
+WORK="${WORK:-$(mktemp -d)}"
+cargo build --release -q --locked --features distributed --bin vpcflow
+VPCFLOW="$CARGO_TARGET_DIR/release/vpcflow"
+
+TREE="$WORK/tree-$RECORDS-$OBJECTS"
+if [[ ! -d "$TREE" ]]; then
+  mkdir -p "$TREE"
+  "$VPCFLOW" generate --records "$RECORDS" --span 86400 --catalogue "$WORK/endpoints.toml" \
+    --out "$WORK/all.log"
+  split -n "l/$OBJECTS" -d -a 4 "$WORK/all.log" "$TREE/part-"
+  rm "$WORK/all.log"
+fi
+BYTES=$(du -cb "$TREE"/part-* | tail -1 | cut -f1)
+
+PIDS=()
+stop() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; PIDS=(); }
+trap stop EXIT
+
+# A scheduler and N one-slot executors; sets URL.
+cluster() {
+  stop
+  "$VPCFLOW" cluster scheduler --bind 127.0.0.1:0 > "$WORK/sched.out" 2> "$WORK/sched.err" &
+  PIDS+=($!)
+  until [[ -s "$WORK/sched.out" ]]; do sleep 0.1; done
+  local addr
+  addr=$(sed -n 's/^scheduler listening on //p' "$WORK/sched.out")
+  for i in $(seq 1 "$1"); do
+    : > "$WORK/ex$i.out"
+    "$VPCFLOW" cluster executor --scheduler "$addr" --slots 1 > "$WORK/ex$i.out" 2> "$WORK/ex$i.err" &
+    PIDS+=($!)
+    until [[ -s "$WORK/ex$i.out" ]]; do sleep 0.1; done
+  done
+  sleep 2 # registration
+  URL="df://$addr"
+}
+
+# The median wall seconds of RUNS runs of "$@", its JSON kept in $WORK/$NAME.json.
+median() {
+  local name=$1; shift
+  local times=()
+  for _ in $(seq 1 "$RUNS"); do
+    local t0 t1
+    t0=$(date +%s.%N)
+    "$@" > "$WORK/$name.json" 2> "$WORK/$name.err" || [[ $? == 1 ]]
+    t1=$(date +%s.%N)
+    times+=("$(echo "$t1 - $t0" | bc)")
+  done
+  printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p"
+}
+
+VERDICT=(verdict --endpoints "$WORK/endpoints.toml" -o json)
+LOCAL=$(median local "$VPCFLOW" "${VERDICT[@]}" --threads 1 "$TREE")
+cluster 1
+ONE=$(median one "$VPCFLOW" "${VERDICT[@]}" --cluster "$URL" --partitions 4 "$TREE")
+cluster 2
+TWO=$(median two "$VPCFLOW" "${VERDICT[@]}" --cluster "$URL" --partitions 4 "$TREE")
+stop
+cmp "$WORK/local.json" "$WORK/one.json"
+cmp "$WORK/local.json" "$WORK/two.json"
+echo "identical JSON from all three ($(wc -l < "$WORK/local.json") pairs)"
+
+rate() { echo "scale=2; $RECORDS / $1 / 1000000" | bc; }
+echo
+echo "$RECORDS records, $OBJECTS files, $((BYTES / 1000000)) MB; $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+echo
+echo "| run | wall s (median of $RUNS) | M records/s |"
+echo "| --- | ---: | ---: |"
+echo "| local \`verdict --threads 1\` | $LOCAL | $(rate "$LOCAL") |"
+echo "| \`--cluster\`, 1 executor × 1 slot | $ONE | $(rate "$ONE") |"
+echo "| \`--cluster\`, 2 executors × 1 slot | $TWO | $(rate "$TWO") |"
+echo
+echo "2 executors / 1 executor: $(echo "scale=2; $ONE / $TWO" | bc)×"
+echo "overhead of --cluster with 1 executor over local: $(echo "scale=2; $ONE / $LOCAL" | bc)×"
