@@ -208,6 +208,48 @@ fn query_on_the_cluster_gives_the_local_answers() {
 }
 
 #[test]
+fn query_reads_s3_prefixes_and_a_filter_on_start_prunes_their_keys() {
+    let moto = Moto::start();
+    upload_dir(&moto, "flows", &testdata("rds-sg-patterns/s3"), "");
+    let cluster = Cluster::start(2, &moto.env());
+    let local = vpcflow(&[
+        "query",
+        "--output",
+        "csv",
+        "SELECT count(*) FROM flows",
+        testdata("rds-sg-patterns/s3").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        stdout(&local).lines().nth(1),
+        Some("36"),
+        "{}",
+        stderr(&local)
+    );
+    let gets = || moto.requests("GET /flows/AWSLogs/").len();
+    for on_cluster in [false, true] {
+        let query = |sql: &str| {
+            let args = ["query", "--output", "csv", sql, "s3://flows/AWSLogs/"];
+            let out = if on_cluster {
+                cluster.run(&args, &moto.env())
+            } else {
+                vpcflow_env(&args, &moto.env())
+            };
+            assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+            stdout(&out)
+        };
+        let before = gets();
+        assert_eq!(query("SELECT count(*) FROM flows"), stdout(&local));
+        // The header sniff and the four objects.
+        assert_eq!(gets() - before, 5, "cluster: {on_cluster}");
+        let before = gets();
+        let none = query("SELECT count(*) FROM flows WHERE start >= to_timestamp(1795300000)");
+        assert_eq!(none.lines().nth(1), Some("0"));
+        // Only the header sniff: every key's time lies before the filter.
+        assert_eq!(gets() - before, 1, "cluster: {on_cluster}");
+    }
+}
+
+#[test]
 fn an_executor_killed_mid_job_leaves_the_other_to_finish_with_identical_output() {
     let moto = Moto::start();
     let dir = tempfile::tempdir().unwrap();

@@ -285,7 +285,7 @@ pub fn scan_exec(
     projection: Option<Vec<usize>>,
 ) -> Result<Arc<dyn ExecutionPlan>> {
     let source = Arc::new(FlowFileSource::new(format, plain, projection)?);
-    let groups = partitions
+    let mut groups: Vec<FileGroup> = partitions
         .into_iter()
         .map(|sources| {
             FileGroup::new(
@@ -303,6 +303,11 @@ pub fn scan_exec(
             )
         })
         .collect();
+    if groups.is_empty() {
+        // Every source pruned: one empty partition, since a plan of none fails Ballista's
+        // distribution check (a single-partition aggregate over zero partitions).
+        groups.push(FileGroup::new(Vec::new()));
+    }
     let config = FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), source)
         .with_file_groups(groups)
         .build();

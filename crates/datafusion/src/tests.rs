@@ -247,3 +247,31 @@ fn the_shard_is_the_same_both_ways_and_spread() {
     );
     assert!(value(2).parse::<u32>().unwrap() < SHARDS);
 }
+
+#[test]
+fn a_scan_of_no_sources_is_one_empty_partition() {
+    // Every key pruned by a time filter leaves a table with nothing to read; its scan must
+    // still have a partition, or a single-partition aggregate above it fails the plan check.
+    let scan = scan_exec(Vec::new(), LogFormat::default_v2(), false, None).unwrap();
+    assert_eq!(scan.properties().partitioning.partition_count(), 1);
+    let (parts, _) = scan_parts(scan.as_ref()).unwrap();
+    assert_eq!(parts, vec![Vec::<FlowSource>::new()]);
+    for partitions in [1, 4] {
+        let ctx = session(
+            FlowTable::of_files(Vec::new(), LogFormat::default_v2()),
+            None,
+            partitions,
+            AwsOptions::default(),
+        )
+        .unwrap();
+        let batches = runtime()
+            .block_on(async { ctx.sql("SELECT count(*) FROM flows").await?.collect().await })
+            .unwrap();
+        let n = batches[0]
+            .column(0)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap();
+        assert_eq!(n.value(0), 0, "{partitions} partitions");
+    }
+}
