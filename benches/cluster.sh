@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Times the distributed verdict on this machine, in one run: a generated tree of RECORDS records
 # in OBJECTS files, judged by local `verdict --threads 1`, by a Ballista cluster of one executor
-# with one slot, and by one of two executors with one slot each (one core per executor, as on a
-# cluster of one-core nodes). Checks that all three print the same JSON, and prints the wall
-# times (median of RUNS), records/s and the ratios docs/performance.md quotes.
+# with one slot, and by one of two executors with one slot each. Each executor, and the local
+# run, is pinned to a core of its own with taskset, as on a cluster of one-core nodes: unpinned,
+# one executor with one slot already uses more than one core (measured on 2 cores: 5.4 s of CPU
+# over three of its threads in a 4.5 s job), which leaves a second executor little to add. The
+# client and the scheduler are not pinned. Checks that all three print the
+# same JSON, and prints the wall times (median of RUNS), records/s and the ratios
+# docs/performance.md quotes.
 #
 #   benches/cluster.sh [RECORDS] [OBJECTS]      (default 10,000,000 records in 100 files)
 # Needs the release binary with --features distributed (it builds it).
@@ -34,6 +38,7 @@ trap stop EXIT
 # A scheduler and N one-slot executors; sets URL.
 cluster() {
   stop
+  : > "$WORK/sched.out"
   "$VPCFLOW" cluster scheduler --bind 127.0.0.1:0 > "$WORK/sched.out" 2> "$WORK/sched.err" &
   PIDS+=($!)
   until [[ -s "$WORK/sched.out" ]]; do sleep 0.1; done
@@ -41,7 +46,8 @@ cluster() {
   addr=$(sed -n 's/^scheduler listening on //p' "$WORK/sched.out")
   for i in $(seq 1 "$1"); do
     : > "$WORK/ex$i.out"
-    "$VPCFLOW" cluster executor --scheduler "$addr" --slots 1 > "$WORK/ex$i.out" 2> "$WORK/ex$i.err" &
+    taskset -c $(( (i - 1) % $(nproc) )) \
+      "$VPCFLOW" cluster executor --scheduler "$addr" --slots 1 > "$WORK/ex$i.out" 2> "$WORK/ex$i.err" &
     PIDS+=($!)
     until [[ -s "$WORK/ex$i.out" ]]; do sleep 0.1; done
   done
@@ -64,7 +70,7 @@ median() {
 }
 
 VERDICT=(verdict --endpoints "$WORK/endpoints.toml" -o json)
-LOCAL=$(median local "$VPCFLOW" "${VERDICT[@]}" --threads 1 "$TREE")
+LOCAL=$(median local taskset -c 0 "$VPCFLOW" "${VERDICT[@]}" --threads 1 "$TREE")
 cluster 1
 ONE=$(median one "$VPCFLOW" "${VERDICT[@]}" --cluster "$URL" --partitions 4 "$TREE")
 cluster 2
@@ -80,9 +86,9 @@ echo "$RECORDS records, $OBJECTS files, $((BYTES / 1000000)) MB; $(nproc) cores:
 echo
 echo "| run | wall s (median of $RUNS) | M records/s |"
 echo "| --- | ---: | ---: |"
-echo "| local \`verdict --threads 1\` | $LOCAL | $(rate "$LOCAL") |"
-echo "| \`--cluster\`, 1 executor × 1 slot | $ONE | $(rate "$ONE") |"
-echo "| \`--cluster\`, 2 executors × 1 slot | $TWO | $(rate "$TWO") |"
+echo "| local \`verdict --threads 1\` (one core) | $LOCAL | $(rate "$LOCAL") |"
+echo "| \`--cluster\`, 1 executor × 1 slot (one core) | $ONE | $(rate "$ONE") |"
+echo "| \`--cluster\`, 2 executors × 1 slot (a core each) | $TWO | $(rate "$TWO") |"
 echo
 echo "2 executors / 1 executor: $(echo "scale=2; $ONE / $TWO" | bc)×"
 echo "overhead of --cluster with 1 executor over local: $(echo "scale=2; $ONE / $LOCAL" | bc)×"

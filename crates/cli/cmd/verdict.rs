@@ -124,7 +124,8 @@ pub fn run(job: VerdictJob) -> Result<u8> {
 }
 
 /// `--cluster`: the verdict state of every record, folded by the cluster's executors, merged
-/// into `aggregator` (the report is then made here, as a local run makes it).
+/// into `aggregator` (the report is then made here, as a local run makes it). The shards'
+/// states share no pair, so `--threads` threads merge them at once.
 #[cfg(feature = "distributed")]
 fn on_cluster(
     job: &VerdictJob,
@@ -132,24 +133,43 @@ fn on_cluster(
     aggregator: &Aggregator,
     (since, until): (Option<i64>, Option<i64>),
 ) -> Result<(bool, report::Tally)> {
-    use vpcflow_datafusion::{VerdictUdaf, cluster::remote_session, verdict_state};
+    use vpcflow_datafusion::{VerdictUdaf, cluster::remote_session, shard_states};
     let Some((url, partitions)) = &job.cluster else {
         return Ok((false, report::Tally::default()));
     };
     let rt = aws::runtime(2)?;
-    let state = rt.block_on(async {
+    let states = rt.block_on(async {
         let table = crate::flows::table(inputs, &job.aws, job.run.decoder.format.as_ref()).await?;
         check_verdict_format(table.format(), "the inputs' format")?;
-        let udaf = || VerdictUdaf::new(aggregator.catalogue().clone(), since, until);
-        let ctx = remote_session(url, table.clone(), Some(udaf()), *partitions)
+        let udaf = VerdictUdaf::new(aggregator.catalogue().clone(), since, until);
+        let ctx = remote_session(url, table.clone(), Some(udaf), *partitions)
             .await
             .with_context(|| format!("cannot reach the cluster at {url}"))?;
-        let state = verdict_state(&ctx, &table, &udaf())
+        shard_states(&ctx, &table)
             .await
-            .with_context(|| format!("the verdict query on the cluster at {url} failed"))?;
-        anyhow::Ok(state)
+            .with_context(|| format!("the verdict query on the cluster at {url} failed"))
     })?;
-    aggregator.merge(&state);
+    let states: Vec<&[u8]> = states.iter().flat_map(|a| a.iter().flatten()).collect();
+    let per_thread = states.len().div_ceil(job.run.threads.max(1)).max(1);
+    std::thread::scope(|scope| {
+        let merging: Vec<_> = states
+            .chunks(per_thread)
+            .map(|chunk| {
+                scope.spawn(move || -> Result<()> {
+                    for bytes in chunk {
+                        aggregator
+                            .read_state(*bytes)
+                            .context("a verdict state from the cluster is corrupt")?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        merging.into_iter().try_for_each(|t| {
+            t.join()
+                .map_err(|_| anyhow::anyhow!("a thread merging the cluster's states panicked"))?
+        })
+    })?;
     tracing::info!(%url, "verdicts from the cluster; malformed lines are in its executors' logs");
     Ok((false, report::Tally::default()))
 }

@@ -10,8 +10,8 @@
 //!   that form and merge exactly.
 //! - [`ShardUdf`]: `vpcflow_shard(srcaddr, dstaddr)`, a group key equal for both directions of
 //!   a conversation, so the verdict's final stage is split by key across partitions.
-//! - [`session`] and [`verdict_state`]: a context with the table and both functions, and the
-//!   query that gives a run's whole verdict state.
+//! - [`session`], [`shard_states`] and [`verdict_state`]: a context with the table and both
+//!   functions, and the query that gives a run's verdict state, per shard or whole.
 //! - [`cluster`]: the same on Apache Ballista: a scheduler, executors, and a client session
 //!   whose queries run on them; [`codec`] carries the table, scan and functions across.
 //!
@@ -72,22 +72,33 @@ pub fn verdict_sql(table: &FlowTable) -> String {
     )
 }
 
-/// Runs [`verdict_sql`] on `ctx` and merges the shards' states into the state of the whole
-/// run, for `verdict`'s plan.
+/// Runs [`verdict_sql`] on `ctx`: the encoded state ([`VerdictState::encode`]) of each shard.
+/// No pair is in two of them (the shard is a function of the pair's addresses), so a caller
+/// can merge them on several threads at once.
+pub async fn shard_states(ctx: &SessionContext, table: &FlowTable) -> Result<Vec<BinaryArray>> {
+    let batches = ctx.sql(&verdict_sql(table)).await?.collect().await?;
+    batches
+        .iter()
+        .map(
+            |batch| match batch.column(0).as_any().downcast_ref::<BinaryArray>() {
+                Some(states) => Ok(states.clone()),
+                None => Err(DataFusionError::Internal(
+                    "the verdict query returned no binary states".into(),
+                )),
+            },
+        )
+        .collect()
+}
+
+/// [`shard_states`] merged into the state of the whole run, for `verdict`'s plan.
 pub async fn verdict_state(
     ctx: &SessionContext,
     table: &FlowTable,
     verdict: &VerdictUdaf,
 ) -> Result<VerdictState> {
-    let batches = ctx.sql(&verdict_sql(table)).await?.collect().await?;
     let mut state = VerdictState::new(verdict.plan().clone());
-    for batch in &batches {
-        let Some(states) = batch.column(0).as_any().downcast_ref::<BinaryArray>() else {
-            return Err(DataFusionError::Internal(
-                "the verdict query returned no binary states".into(),
-            ));
-        };
-        verdict::merge_states(&mut state, states)?;
+    for states in shard_states(ctx, table).await? {
+        verdict::merge_states(&mut state, &states)?;
     }
     Ok(state)
 }

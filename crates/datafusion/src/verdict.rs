@@ -161,7 +161,7 @@ pub(crate) fn merge_states(state: &mut VerdictState, states: &BinaryArray) -> Re
     for bytes in states.iter().flatten() {
         let other = VerdictState::decode(state.plan().clone(), bytes)
             .map_err(|e| DataFusionError::Execution(format!("{VERDICT}: {e}")))?;
-        state.merge(&other);
+        state.merge_owned(other);
     }
     Ok(())
 }

@@ -453,7 +453,7 @@ impl Aggregator {
         let mut batch = 0usize;
         while let Some((key, pair)) = reader.next_pair()? {
             batch += pair.attempt_count();
-            local.pairs.entry(key).or_default().merge(&pair, &|id| {
+            local.take_pair(key, pair, &|id| {
                 if id == u32::MAX { id } else { ids[id as usize] }
             });
             // Commit in slices, so a state larger than the bound spills as it is read.

@@ -244,18 +244,63 @@ impl VerdictState {
     /// Folds another state of the same plan in. Afterwards `self` is the state of both states'
     /// records.
     pub fn merge(&mut self, other: &VerdictState) {
-        let remap: Vec<u32> = other.enis.names().iter().map(|n| self.enis.id(n)).collect();
+        let remap = self.merge_counts(other);
         let eni = |id: u32| remap.get(id as usize).copied().unwrap_or(u32::MAX);
-        self.stats.add(&other.stats);
-        for (&id, &(n, s)) in &other.eni_status {
-            let e = self.eni_status.entry(eni(id)).or_default();
-            e.0 += n;
-            e.1 += s;
-        }
         for (key, pair) in &other.pairs {
             let delta = self.pairs.entry(*key).or_default().merge(pair, &eni);
             self.attempts = self.attempts.saturating_add_signed(delta);
         }
+    }
+
+    /// [`VerdictState::merge`], taking `other` over: its pairs move instead of being copied,
+    /// which is most of the cost when the two states share few pairs (shards of one run).
+    pub fn merge_owned(&mut self, mut other: VerdictState) {
+        let remap = self.merge_counts(&other);
+        let eni = |id: u32| remap.get(id as usize).copied().unwrap_or(u32::MAX);
+        for (key, pair) in other.drain_pairs() {
+            self.take_pair(key, pair, &eni);
+        }
+    }
+
+    /// Adds `other`'s counters and ENI statuses to this state's; returns `other`'s ENI ids
+    /// mapped to this state's.
+    fn merge_counts(&mut self, other: &VerdictState) -> Vec<u32> {
+        let remap: Vec<u32> = other.enis.names().iter().map(|n| self.enis.id(n)).collect();
+        self.stats.add(&other.stats);
+        for (&id, &(n, s)) in &other.eni_status {
+            let id = remap.get(id as usize).copied().unwrap_or(u32::MAX);
+            let e = self.eni_status.entry(id).or_default();
+            e.0 += n;
+            e.1 += s;
+        }
+        remap
+    }
+
+    /// Folds `pair`, a state of pair `key` whose ENI ids `eni` maps into this state's, in,
+    /// moving it where this state has no such pair yet.
+    pub(crate) fn take_pair(
+        &mut self,
+        key: PairKey,
+        mut pair: PairState,
+        eni: &dyn Fn(u32) -> u32,
+    ) {
+        let delta = match self.pairs.entry(key) {
+            hashbrown::hash_map::Entry::Occupied(mut e) => e.get_mut().merge_owned(pair, eni),
+            hashbrown::hash_map::Entry::Vacant(e) => {
+                // As merge_owned into an empty pair: each ENI mapped and equal ids joined,
+                // reasons sorted and joined.
+                for (id, bits) in std::mem::take(&mut pair.enis) {
+                    pair.note_eni(eni(id), bits);
+                }
+                for (reason, n) in std::mem::take(&mut pair.reject_reasons) {
+                    pair.note_reject_reason(&reason, n);
+                }
+                let n = pair.attempt_count() as isize;
+                e.insert(pair);
+                n
+            }
+        };
+        self.attempts = self.attempts.saturating_add_signed(delta);
     }
 
     /// Drains the pairs (for a consumer that takes them over, such as the aggregator). The map
@@ -317,8 +362,7 @@ impl VerdictState {
             e.1 += s;
         }
         while let Some((key, pair)) = reader.next_pair()? {
-            let delta = state.pairs.entry(key).or_default().merge(&pair, &eni);
-            state.attempts = state.attempts.saturating_add_signed(delta);
+            state.take_pair(key, pair, &eni);
         }
         Ok(state)
     }

@@ -6,7 +6,7 @@
 
 use proptest::prelude::*;
 use vpcflow_core::{Decoder, DecoderOptions, Reader};
-use vpcflow_verdict::{Aggregator, BYTES_PER_ATTEMPT, Catalogue, Report};
+use vpcflow_verdict::{Aggregator, BYTES_PER_ATTEMPT, Catalogue, Plan, Report, VerdictState};
 
 const CATALOGUE: &str = r#"
 [[endpoint]]
@@ -202,5 +202,50 @@ proptest! {
             .with_temp_dir(Some(temp.path().to_owned()));
         again.read_state(&state[..]).unwrap();
         prop_assert_eq!(&again.report().unwrap().verdicts, &expected.verdicts);
+    }
+
+    /// The cluster's path: a partial state per input, merged by move in any order, or read
+    /// into one aggregator from several threads at once, is the state of all the records.
+    #[test]
+    fn partial_states_merged_by_move_or_read_in_parallel_are_the_whole_state(
+        specs in proptest::collection::vec(spec(), 1..80),
+        inputs in 1usize..6,
+        threads in 1usize..4,
+    ) {
+        let lines: Vec<(i64, String)> = specs.iter().flat_map(records).collect();
+        let expected = reference(&lines);
+        let plan = Plan::new(catalogue(), None, None);
+        let per = lines.len().div_ceil(inputs).max(1);
+        let partials: Vec<VerdictState> = lines
+            .chunks(per)
+            .map(|c| {
+                let mut state = VerdictState::new(plan.clone());
+                for b in batches(&c.iter().map(|(_, l)| l.as_str()).collect::<String>(), 7) {
+                    state.fold(&b).unwrap();
+                }
+                state
+            })
+            .collect();
+        let mut copied = VerdictState::new(plan.clone());
+        let mut moved = VerdictState::new(plan.clone());
+        for p in partials.iter().rev() {
+            copied.merge(p);
+            moved.merge_owned(VerdictState::decode(plan.clone(), &p.encode()).unwrap());
+        }
+        prop_assert_eq!(&moved, &copied);
+        prop_assert_eq!(&moved.report().verdicts, &expected.verdicts);
+        let encoded: Vec<Vec<u8>> = partials.iter().map(VerdictState::encode).collect();
+        let agg = Aggregator::new(catalogue(), None, None);
+        std::thread::scope(|s| {
+            for t in 0..threads {
+                let (agg, encoded) = (&agg, &encoded);
+                s.spawn(move || {
+                    for bytes in encoded.iter().skip(t).step_by(threads) {
+                        agg.read_state(&bytes[..]).unwrap();
+                    }
+                });
+            }
+        });
+        prop_assert_eq!(&agg.report().unwrap().verdicts, &expected.verdicts);
     }
 }
