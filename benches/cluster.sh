@@ -5,8 +5,9 @@
 # run, is pinned to a core of its own with taskset, as on a cluster of one-core nodes: unpinned,
 # one executor with one slot already uses more than one core (measured on 2 cores: 5.4 s of CPU
 # over three of its threads in a 4.5 s job), which leaves a second executor little to add. The
-# client and the scheduler are not pinned. Checks that all three print the
-# same JSON, and prints the wall times (median of RUNS), records/s and the ratios
+# client and the scheduler are not pinned. The three take turns for RUNS rounds, both clusters
+# up throughout, so that a shared machine whose speed drifts slows all three alike. Checks that
+# all three print the same JSON, and prints every time, the medians, records/s and the ratios
 # docs/performance.md quotes.
 #
 #   benches/cluster.sh [RECORDS] [OBJECTS]      (default 10,000,000 records in 100 files)
@@ -35,47 +36,56 @@ PIDS=()
 stop() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; PIDS=(); }
 trap stop EXIT
 
-# A scheduler and N one-slot executors; sets URL.
+# Starts a scheduler named $1 with $2 one-slot executors, executor i pinned to core i-1; prints
+# its URL. Both clusters run side by side (idle executors only send heartbeats), so that the
+# three commands can take turns and a machine whose speed drifts slows all three alike.
 cluster() {
-  stop
-  : > "$WORK/sched.out"
-  "$VPCFLOW" cluster scheduler --bind 127.0.0.1:0 > "$WORK/sched.out" 2> "$WORK/sched.err" &
+  local name=$1 n=$2
+  : > "$WORK/$name-sched.out"
+  "$VPCFLOW" cluster scheduler --bind 127.0.0.1:0 > "$WORK/$name-sched.out" 2> "$WORK/$name-sched.err" &
   PIDS+=($!)
-  until [[ -s "$WORK/sched.out" ]]; do sleep 0.1; done
+  until [[ -s "$WORK/$name-sched.out" ]]; do sleep 0.1; done
   local addr
-  addr=$(sed -n 's/^scheduler listening on //p' "$WORK/sched.out")
-  for i in $(seq 1 "$1"); do
-    : > "$WORK/ex$i.out"
+  addr=$(sed -n 's/^scheduler listening on //p' "$WORK/$name-sched.out")
+  for i in $(seq 1 "$n"); do
+    : > "$WORK/$name-ex$i.out"
     taskset -c $(( (i - 1) % $(nproc) )) \
-      "$VPCFLOW" cluster executor --scheduler "$addr" --slots 1 > "$WORK/ex$i.out" 2> "$WORK/ex$i.err" &
+      "$VPCFLOW" cluster executor --scheduler "$addr" --slots 1 \
+      > "$WORK/$name-ex$i.out" 2> "$WORK/$name-ex$i.err" &
     PIDS+=($!)
-    until [[ -s "$WORK/ex$i.out" ]]; do sleep 0.1; done
+    until [[ -s "$WORK/$name-ex$i.out" ]]; do sleep 0.1; done
   done
-  sleep 2 # registration
   URL="df://$addr"
 }
 
-# The median wall seconds of RUNS runs of "$@", its JSON kept in $WORK/$NAME.json.
-median() {
+# The wall seconds of "$@", its JSON kept in $WORK/$1.json.
+timed() {
   local name=$1; shift
-  local times=()
-  for _ in $(seq 1 "$RUNS"); do
-    local t0 t1
-    t0=$(date +%s.%N)
-    "$@" > "$WORK/$name.json" 2> "$WORK/$name.err" || [[ $? == 1 ]]
-    t1=$(date +%s.%N)
-    times+=("$(echo "$t1 - $t0" | bc)")
-  done
-  printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p"
+  local t0 t1
+  t0=$(date +%s.%N)
+  "$@" > "$WORK/$name.json" 2> "$WORK/$name.err" || [[ $? == 1 ]]
+  t1=$(date +%s.%N)
+  echo "$t1 - $t0" | bc
 }
+median() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
 
+cluster one 1
+URL_ONE=$URL
+cluster two 2
+URL_TWO=$URL
+sleep 2 # registration
 VERDICT=(verdict --endpoints "$WORK/endpoints.toml" -o json)
-LOCAL=$(median local taskset -c 0 "$VPCFLOW" "${VERDICT[@]}" --threads 1 "$TREE")
-cluster 1
-ONE=$(median one "$VPCFLOW" "${VERDICT[@]}" --cluster "$URL" --partitions 4 "$TREE")
-cluster 2
-TWO=$(median two "$VPCFLOW" "${VERDICT[@]}" --cluster "$URL" --partitions 4 "$TREE")
+L=() O=() T=()
+for _ in $(seq 1 "$RUNS"); do
+  L+=("$(timed local taskset -c 0 "$VPCFLOW" "${VERDICT[@]}" --threads 1 "$TREE")")
+  O+=("$(timed one "$VPCFLOW" "${VERDICT[@]}" --cluster "$URL_ONE" --partitions 4 "$TREE")")
+  T+=("$(timed two "$VPCFLOW" "${VERDICT[@]}" --cluster "$URL_TWO" --partitions 4 "$TREE")")
+done
 stop
+echo "runs, in seconds: local ${L[*]}; one executor ${O[*]}; two executors ${T[*]}"
+LOCAL=$(median "${L[@]}")
+ONE=$(median "${O[@]}")
+TWO=$(median "${T[@]}")
 cmp "$WORK/local.json" "$WORK/one.json"
 cmp "$WORK/local.json" "$WORK/two.json"
 echo "identical JSON from all three ($(wc -l < "$WORK/local.json") pairs)"
