@@ -2,21 +2,22 @@
 //! their inputs as one [`FlowTable`] (local files as they are, S3 prefixes listed and pruned by
 //! key as the local run prunes them), and the format of its columns.
 
-use std::io::BufRead;
+use std::io::{BufRead, Read};
+use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use vpcflow_aws::s3::{first_bytes, list};
 use vpcflow_core::LogFormat;
 use vpcflow_datafusion::{FlowSource, FlowTable};
-use vpcflow_input::{Input, Opened, open, open_reader};
+use vpcflow_input::{Input, Opened, open_reader};
 
 use crate::flags::resolve::{AwsJob, Inputs};
 
 /// Bytes of an object fetched to find its header line.
 const SNIFF: u64 = 64 << 10;
 
-/// The table of `inputs` with the columns of `fixed`, else of the first source's header line,
-/// else of the default version 2 format. S3 keys `aws.filter` prunes (window, account, region,
+/// The table of `inputs` with the columns of `fixed`, else of the first text source's header
+/// line (its first 64 KiB are read), else of the default version 2 format. S3 keys `aws.filter` prunes (window, account, region,
 /// flow log) are left out, as the local run leaves them out. Local paths are made absolute, for
 /// the executors of a cluster.
 pub async fn table(inputs: &Inputs, aws: &AwsJob, fixed: Option<&LogFormat>) -> Result<FlowTable> {
@@ -39,7 +40,8 @@ pub async fn table(inputs: &Inputs, aws: &AwsJob, fixed: Option<&LogFormat>) -> 
                 Some(f) => f.clone(),
                 None => files
                     .iter()
-                    .find_map(|f| header(open(&Input::Path(f.clone())).ok()?))
+                    .find_map(|f| sniff(head_of(f).ok()?))
+                    .flatten()
                     .unwrap_or_else(LogFormat::default_v2),
             };
             (
@@ -63,13 +65,9 @@ pub async fn table(inputs: &Inputs, aws: &AwsJob, fixed: Option<&LogFormat>) -> 
             }
             let format = match (fixed, objects.first()) {
                 (Some(f), _) => f.clone(),
-                (None, Some(first)) => {
-                    let bytes = first_bytes(&client, first, SNIFF).await?;
-                    open_reader(Box::new(std::io::Cursor::new(bytes)), None)
-                        .ok()
-                        .and_then(header)
-                        .unwrap_or_else(LogFormat::default_v2)
-                }
+                (None, Some(first)) => sniff(first_bytes(&client, first, SNIFF).await?)
+                    .flatten()
+                    .unwrap_or_else(LogFormat::default_v2),
                 (None, None) => LogFormat::default_v2(),
             };
             (objects.into_iter().map(FlowSource::S3).collect(), format)
@@ -81,13 +79,23 @@ pub async fn table(inputs: &Inputs, aws: &AwsJob, fixed: Option<&LogFormat>) -> 
     Ok(FlowTable::new(sources, format))
 }
 
-/// The format an opened text source's header line names, if it has one.
-fn header(opened: Opened) -> Option<LogFormat> {
-    match opened {
+/// The first [`SNIFF`] bytes of the file `path`.
+fn head_of(path: &Path) -> std::io::Result<Vec<u8>> {
+    let mut head = Vec::new();
+    std::fs::File::open(path)?
+        .take(SNIFF)
+        .read_to_end(&mut head)?;
+    Ok(head)
+}
+
+/// What the first bytes of a source say of its columns: `None` when it is not text (Parquet),
+/// else the format its header line names, if it has one.
+fn sniff(head: Vec<u8>) -> Option<Option<LogFormat>> {
+    match open_reader(Box::new(std::io::Cursor::new(head)), None).ok()? {
         Opened::Text { mut reader, .. } => {
             let mut line = Vec::new();
             reader.read_until(b'\n', &mut line).ok()?;
-            LogFormat::from_header(&line)
+            Some(LogFormat::from_header(&line))
         }
         _ => None,
     }
