@@ -481,7 +481,7 @@ pub struct DecodeArgs {
     pub batch_size: usize,
 }
 
-/// Which S3 objects to read by the time in their keys (`parse`, `convert`).
+/// Which S3 objects to read by the time in their keys (`parse`, `convert`, `query`).
 #[derive(Debug, Args, Default)]
 pub struct KeyWindowArgs {
     /// Only S3 objects whose key time may hold records at or after this time (RFC 3339 or
@@ -804,14 +804,9 @@ pub struct QueryArgs {
     #[arg(long, value_name = "URL")]
     pub cluster: Option<String>,
 
-    /// Only S3 objects whose keys may hold records at or after this time (a filter on `start`
-    /// or `end` prunes them too).
-    #[arg(long, value_name = "TIME", value_parser = values::time)]
-    pub since: Option<TimeArg>,
-
-    /// Only S3 objects whose keys may hold records at or before this time.
-    #[arg(long, value_name = "TIME", value_parser = values::time)]
-    pub until: Option<TimeArg>,
+    // Which S3 objects are read (a filter on `start` or `end` prunes them too).
+    #[command(flatten)]
+    pub window: KeyWindowArgs,
 
     #[command(flatten)]
     pub aws: AwsArgs,

@@ -232,7 +232,7 @@ pub fn resolve(command: Command) -> Result<Job> {
         Command::Generate(a) => Job::Generate(a),
         #[cfg(feature = "distributed")]
         Command::Query(a) => {
-            let w = window(a.since.as_ref(), a.until.as_ref(), now)?;
+            let w = window(a.window.since.as_ref(), a.window.until.as_ref(), now)?;
             Job::Query(Box::new(QueryJob {
                 inputs: inputs(&a.inputs)?,
                 aws: aws_job(&a.aws, (w.since, w.until)),

@@ -20,15 +20,15 @@ use ballista_scheduler::config::SchedulerConfig;
 use ballista_scheduler::scheduler_process::{create_scheduler, start_grpc_service_with_listener};
 use datafusion::common::{DataFusionError, Result};
 use datafusion::execution::SessionStateBuilder;
-use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
+use datafusion::logical_expr::ScalarUDF;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion_proto::protobuf::{LogicalPlanNode, PhysicalPlanNode};
 use vpcflow_aws::AwsOptions;
 
+use crate::SHARD;
 use crate::codec::{LogicalCodec, PhysicalCodec};
 use crate::table::{FlowTable, set_s3_access};
 use crate::verdict::{ShardUdf, VerdictUdaf};
-use crate::{SHARD, TABLE};
 
 fn ballista(e: impl std::error::Error + Send + Sync + 'static) -> DataFusionError {
     DataFusionError::External(Box::new(e))
@@ -148,11 +148,9 @@ pub async fn remote_session(
         .with_default_features()
         .with_config(config)
         .build();
-    let ctx = SessionContext::remote_with_state(url, state).await?;
-    ctx.register_table(TABLE, Arc::new(table))?;
-    ctx.register_udf(ScalarUDF::from(ShardUdf::default()));
-    if let Some(v) = verdict {
-        ctx.register_udaf(AggregateUDF::from(v));
-    }
-    Ok(ctx)
+    crate::with_flows(
+        SessionContext::remote_with_state(url, state).await?,
+        table,
+        verdict,
+    )
 }

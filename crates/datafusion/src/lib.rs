@@ -49,7 +49,16 @@ pub fn session(
 ) -> Result<SessionContext> {
     set_s3_access(aws);
     let config = SessionConfig::new().with_target_partitions(partitions.max(1));
-    let ctx = SessionContext::new_with_config(config);
+    with_flows(SessionContext::new_with_config(config), table, verdict)
+}
+
+/// `ctx` with `table` as `flows`, `vpcflow_shard`, and `vpcflow_verdict` when given: what a
+/// local and a cluster session both have.
+pub(crate) fn with_flows(
+    ctx: SessionContext,
+    table: FlowTable,
+    verdict: Option<VerdictUdaf>,
+) -> Result<SessionContext> {
     ctx.register_table(TABLE, Arc::new(table))?;
     ctx.register_udf(ScalarUDF::from(ShardUdf::default()));
     if let Some(v) = verdict {

@@ -464,7 +464,7 @@ impl FileOpener for FlowOpener {
         })?;
         let scan = self.conformer.clone();
         Ok(Box::pin(async move {
-            let (tx, rx) = tokio::sync::mpsc::channel::<Result<RecordBatch>>(2);
+            let (tx, rx): (Batches, _) = tokio::sync::mpsc::channel(2);
             match source {
                 FlowSource::S3(object) => {
                     tokio::spawn(async move {
@@ -493,10 +493,7 @@ impl FileOpener for FlowOpener {
 fn read_local(source: &FlowSource, scan: &Conformer, tx: &Batches) -> Result<()> {
     let mut decoder = Decoder::new(scan.decoder_options());
     let name = source.name();
-    let mut send = |batch: RecordBatch| -> std::io::Result<()> {
-        tx.blocking_send(Ok(scan.conform(&batch)?))
-            .map_err(|_| std::io::Error::other("the query stopped reading"))
-    };
+    let mut send = |batch: RecordBatch| scan.send(tx, &batch);
     let report = match source {
         FlowSource::Range { path, start, end } => decode_range(
             path,
@@ -583,23 +580,24 @@ impl Conformer {
         }
     }
 
-    fn conform(&self, batch: &RecordBatch) -> std::io::Result<RecordBatch> {
-        conform(batch, &self.all, self.projection.as_deref(), &self.schema)
-            .map_err(std::io::Error::other)
+    /// `batch` conformed, sent into a scan's stream (from a blocking thread).
+    fn send(&self, tx: &Batches, batch: &RecordBatch) -> std::io::Result<()> {
+        let batch = conform(batch, &self.all, self.projection.as_deref(), &self.schema)
+            .map_err(std::io::Error::other)?;
+        tx.blocking_send(Ok(batch))
+            .map_err(|_| std::io::Error::other("the query stopped reading"))
     }
 }
 
 /// An S3 object's batches, conformed, into a scan's stream.
 struct Forward {
-    tx: tokio::sync::mpsc::Sender<Result<RecordBatch>>,
+    tx: Batches,
     scan: Arc<Conformer>,
 }
 
 impl SourceSink for Forward {
     fn batch(&mut self, batch: RecordBatch) -> std::io::Result<()> {
-        self.tx
-            .blocking_send(Ok(self.scan.conform(&batch)?))
-            .map_err(|_| std::io::Error::other("the query stopped reading"))
+        self.scan.send(&self.tx, &batch)
     }
 
     fn finish(self: Box<Self>, _report: &SourceReport) -> std::io::Result<()> {
