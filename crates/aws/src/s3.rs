@@ -257,6 +257,33 @@ pub struct Progress {
     pub records: AtomicU64,
 }
 
+/// What a failed GetObject of `resource` (`s3://bucket/key`) tells the user.
+fn get_object_failed<R: std::fmt::Debug>(
+    client: &Client,
+    e: &aws_sdk_s3::error::SdkError<aws_sdk_s3::operation::get_object::GetObjectError, R>,
+    resource: String,
+) -> AwsError {
+    let c = classify(e);
+    match c.code {
+        Some("NoSuchKey") => AwsError::NotFound {
+            operation: "GetObject",
+            what: format!("{resource}: NoSuchKey (deleted after it was listed)"),
+        },
+        Some("AccessDenied") => AwsError::AccessDenied {
+            operation: "GetObject",
+            resource,
+            needs: "s3:GetObject",
+        },
+        Some("PreconditionFailed") => AwsError::Replaced { resource },
+        _ => c.other(
+            "GetObject",
+            resource,
+            attempt_timeout(client),
+            attempts(client),
+        ),
+    }
+}
+
 /// The first `n` bytes of an object (fewer if it is shorter), for sniffing its header line.
 pub async fn first_bytes(client: &Client, object: &S3Object, n: u64) -> Result<Vec<u8>, AwsError> {
     let resource = format!("s3://{}", object.id());
@@ -267,14 +294,7 @@ pub async fn first_bytes(client: &Client, object: &S3Object, n: u64) -> Result<V
         .range(format!("bytes=0-{}", n.saturating_sub(1)))
         .send()
         .await
-        .map_err(|e| {
-            classify(&e).other(
-                "GetObject",
-                resource.clone(),
-                attempt_timeout(client),
-                attempts(client),
-            )
-        })?;
+        .map_err(|e| get_object_failed(client, &e, resource.clone()))?;
     let body = response
         .body
         .collect()
@@ -312,28 +332,7 @@ pub async fn read_object(
         .await;
     let response = match response {
         Ok(r) => r,
-        Err(e) => {
-            let c = classify(&e);
-            let resource = name.clone();
-            return Ok(failed(match c.code {
-                Some("NoSuchKey") => AwsError::NotFound {
-                    operation: "GetObject",
-                    what: format!("{resource}: NoSuchKey (deleted after it was listed)"),
-                },
-                Some("AccessDenied") => AwsError::AccessDenied {
-                    operation: "GetObject",
-                    resource,
-                    needs: "s3:GetObject",
-                },
-                Some("PreconditionFailed") => AwsError::Replaced { resource },
-                _ => c.other(
-                    "GetObject",
-                    resource,
-                    attempt_timeout(client),
-                    attempts(client),
-                ),
-            }));
-        }
+        Err(e) => return Ok(failed(get_object_failed(client, &e, name.clone()))),
     };
     let body = SyncIoBridge::new(response.body.into_async_read());
     let object = object.clone();
