@@ -33,7 +33,13 @@ fi
 BYTES=$(du -cb "$TREE"/part-* | tail -1 | cut -f1)
 
 PIDS=()
-stop() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; PIDS=(); }
+# Executors keep shuffle files in a work dir of their own under $WORK (a killed executor leaves
+# its default temporary one behind: some 80 MB per job here).
+stop() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  PIDS=()
+  rm -rf "$WORK"/*-work-*
+}
 trap stop EXIT
 
 # Starts a scheduler named $1 with $2 one-slot executors, executor i pinned to core i-1; prints
@@ -49,8 +55,9 @@ cluster() {
   addr=$(sed -n 's/^scheduler listening on //p' "$WORK/$name-sched.out")
   for i in $(seq 1 "$n"); do
     : > "$WORK/$name-ex$i.out"
+    mkdir -p "$WORK/$name-work-$i"
     taskset -c $(( (i - 1) % $(nproc) )) \
-      "$VPCFLOW" cluster executor --scheduler "$addr" --slots 1 \
+      "$VPCFLOW" cluster executor --scheduler "$addr" --slots 1 --work-dir "$WORK/$name-work-$i" \
       > "$WORK/$name-ex$i.out" 2> "$WORK/$name-ex$i.err" &
     PIDS+=($!)
     until [[ -s "$WORK/$name-ex$i.out" ]]; do sleep 0.1; done

@@ -136,6 +136,40 @@ fn the_bundled_scenario_gives_identical_json_on_the_cluster_from_files_and_from_
     );
     assert_eq!(from_s3, stdout(&local));
     assert_eq!(remote, stdout(&local));
+    // The shuffle compressed (the default is none) changes how bytes travel, not the answer.
+    let input = testdata("rds-sg-patterns/s3").display().to_string();
+    for codec in ["lz4", "zstd"] {
+        let args = [
+            "verdict",
+            "-o",
+            "json",
+            "--partitions",
+            "8",
+            "--shuffle-codec",
+            codec,
+            "--endpoints",
+            &endpoints,
+            &input,
+        ];
+        let remote = cluster.run(&args, &[]);
+        assert_eq!(
+            stdout(&remote),
+            stdout(&local),
+            "{codec}: {}",
+            stderr(&remote)
+        );
+    }
+    // Without a cluster there is no shuffle to compress.
+    let alone = vpcflow(&[
+        "verdict",
+        "--shuffle-codec",
+        "lz4",
+        "--endpoints",
+        &endpoints,
+        &input,
+    ]);
+    assert_eq!(alone.status.code(), Some(2));
+    assert!(stderr(&alone).contains("--cluster"), "{}", stderr(&alone));
 }
 
 #[test]
@@ -204,6 +238,15 @@ fn query_on_the_cluster_gives_the_local_answers() {
         assert_eq!(remote.status.code(), Some(0), "{}", stderr(&remote));
         assert!(stdout(&local).lines().count() > 1, "{sql}");
         assert_eq!(stdout(&remote), stdout(&local), "{sql}");
+        let mut uncompressed = args.to_vec();
+        uncompressed.extend(["--shuffle-codec", "none"]);
+        let remote = cluster.run(&uncompressed, &[]);
+        assert_eq!(
+            stdout(&remote),
+            stdout(&local),
+            "{sql}: {}",
+            stderr(&remote)
+        );
     }
 }
 

@@ -3,7 +3,7 @@
 
 use anyhow::{Context, Result};
 use vpcflow_core::LogFormat;
-use vpcflow_datafusion::cluster::remote_session;
+use vpcflow_datafusion::cluster::{Remote, remote_session};
 use vpcflow_datafusion::session;
 
 use crate::flags::QueryOutput;
@@ -36,9 +36,15 @@ pub fn run(job: QueryJob) -> Result<u8> {
     let batches = rt.block_on(async {
         let table = flows::table(&inputs, &aws, fixed.as_ref()).await?;
         let ctx = match &args.cluster {
-            Some(url) => remote_session(url, table.with_plain_strings(), None, partitions)
-                .await
-                .with_context(|| format!("cannot reach the cluster at {url}"))?,
+            Some(url) => {
+                let remote = Remote {
+                    partitions,
+                    shuffle: args.shuffle_codec.into(),
+                };
+                remote_session(url, table.with_plain_strings(), None, remote)
+                    .await
+                    .with_context(|| format!("cannot reach the cluster at {url}"))?
+            }
             None => session(table, None, partitions, aws.connect.clone())?,
         };
         anyhow::Ok(ctx.sql(&args.sql).await?.collect().await?)

@@ -58,10 +58,14 @@ pub fn run(job: VerdictJob) -> Result<u8> {
         c.data.meta = serde_json::json!({ "window": [since, until] });
         tracing::info!(objects = c.data.sources.len(), "resuming from checkpoint");
     }
+    // A cluster's final states, one per shard of the pairs (empty for a local run).
+    #[cfg_attr(not(feature = "distributed"), allow(unused_mut))]
+    let mut shards: Vec<arrow_array::BinaryArray> = Vec::new();
     let (failed, tally) = match &job.source {
         #[cfg(feature = "distributed")]
         VerdictSource::Inputs(inputs) if job.cluster.is_some() => {
-            on_cluster(&job, inputs, &aggregator, (since, until))?
+            shards = on_cluster(&job, inputs, &aggregator, (since, until))?;
+            (false, report::Tally::default())
         }
         VerdictSource::LogGroup(opts) => {
             let rt = aws::runtime(job.run.threads)?;
@@ -84,7 +88,10 @@ pub fn run(job: VerdictJob) -> Result<u8> {
             from_files(&filter_first(&job, &aggregator), inputs, &aggregator)?
         }
     };
-    let mut report = aggregator.report()?;
+    let shards: Vec<&[u8]> = shards.iter().flat_map(|a| a.iter().flatten()).collect();
+    let mut report = aggregator
+        .report_shards(&shards, job.run.threads)
+        .context("a verdict state from the cluster is unusable")?;
     let (spilled, runs) = aggregator.spilled();
     if runs > 0 {
         eprintln!(
@@ -123,55 +130,34 @@ pub fn run(job: VerdictJob) -> Result<u8> {
     Ok(report::verdict_exit(failed, &report, job.fail_on))
 }
 
-/// `--cluster`: the verdict state of every record, folded by the cluster's executors, merged
-/// into `aggregator` (the report is then made here, as a local run makes it). The shards'
-/// states share no pair, so `--threads` threads merge them at once.
+/// `--cluster`: the final verdict state of each shard of the pairs, folded and merged by the
+/// cluster's executors; the report is then made here, shard by shard, as a local run makes it
+/// ([`Aggregator::report_shards`]).
 #[cfg(feature = "distributed")]
 fn on_cluster(
     job: &VerdictJob,
     inputs: &Inputs,
     aggregator: &Aggregator,
     (since, until): (Option<i64>, Option<i64>),
-) -> Result<(bool, report::Tally)> {
+) -> Result<Vec<arrow_array::BinaryArray>> {
     use vpcflow_datafusion::{VerdictUdaf, cluster::remote_session, shard_states};
-    let Some((url, partitions)) = &job.cluster else {
-        return Ok((false, report::Tally::default()));
+    let Some((url, remote)) = &job.cluster else {
+        return Ok(Vec::new());
     };
     let rt = aws::runtime(2)?;
     let states = rt.block_on(async {
         let table = crate::flows::table(inputs, &job.aws, job.run.decoder.format.as_ref()).await?;
         check_verdict_format(table.format(), "the inputs' format")?;
         let udaf = VerdictUdaf::new(aggregator.catalogue().clone(), since, until);
-        let ctx = remote_session(url, table.clone(), Some(udaf), *partitions)
+        let ctx = remote_session(url, table.clone(), Some(udaf), *remote)
             .await
             .with_context(|| format!("cannot reach the cluster at {url}"))?;
         shard_states(&ctx, &table)
             .await
             .with_context(|| format!("the verdict query on the cluster at {url} failed"))
     })?;
-    let states: Vec<&[u8]> = states.iter().flat_map(|a| a.iter().flatten()).collect();
-    let per_thread = states.len().div_ceil(job.run.threads.max(1)).max(1);
-    std::thread::scope(|scope| {
-        let merging: Vec<_> = states
-            .chunks(per_thread)
-            .map(|chunk| {
-                scope.spawn(move || -> Result<()> {
-                    for bytes in chunk {
-                        aggregator
-                            .read_state(*bytes)
-                            .context("a verdict state from the cluster is corrupt")?;
-                    }
-                    Ok(())
-                })
-            })
-            .collect();
-        merging.into_iter().try_for_each(|t| {
-            t.join()
-                .map_err(|_| anyhow::anyhow!("a thread merging the cluster's states panicked"))?
-        })
-    })?;
     tracing::info!(%url, "verdicts from the cluster; malformed lines are in its executors' logs");
-    Ok((false, report::Tally::default()))
+    Ok(states)
 }
 
 /// What must not change between a run and its resumption.

@@ -197,6 +197,29 @@ pub struct DiscoverArgs {
     pub aws: ConnectArgs,
 }
 
+/// `--shuffle-codec`: how a cluster's stages compress what they hand on.
+#[cfg(feature = "distributed")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ShuffleCodec {
+    /// Not compressed.
+    None,
+    /// LZ4 frames.
+    Lz4,
+    /// Zstandard.
+    Zstd,
+}
+
+#[cfg(feature = "distributed")]
+impl From<ShuffleCodec> for vpcflow_datafusion::cluster::ShuffleCodec {
+    fn from(c: ShuffleCodec) -> Self {
+        match c {
+            ShuffleCodec::None => Self::None,
+            ShuffleCodec::Lz4 => Self::Lz4,
+            ShuffleCodec::Zstd => Self::Zstd,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum VerdictOutput {
     /// A table, blocked first.
@@ -305,6 +328,13 @@ pub struct VerdictArgs {
     #[cfg(feature = "distributed")]
     #[arg(long, value_name = "N", default_value = "16", requires = "cluster", value_parser = values::threads)]
     pub partitions: usize,
+
+    /// With --cluster: how the states stages hand on are compressed. They are packed already
+    /// (LZ4 only halves them): compress across zones or on links slower than about 4 Gbit/s
+    /// per executor core (docs/distributed.md).
+    #[cfg(feature = "distributed")]
+    #[arg(long, value_enum, value_name = "CODEC", default_value_t = ShuffleCodec::None, requires = "cluster")]
+    pub shuffle_codec: ShuffleCodec,
 
     #[command(flatten)]
     pub decode: DecodeArgs,
@@ -757,7 +787,8 @@ pub struct ExecutorArgs {
     #[arg(long, value_name = "PORT")]
     pub grpc_port: Option<u16>,
 
-    /// Where shuffle files go (default: a temporary directory).
+    /// Where shuffle files go (default: a temporary directory, which an executor that is
+    /// killed leaves behind). The scheduler has a job's files removed 5 minutes after it ends.
     #[arg(long, value_name = "DIR")]
     pub work_dir: Option<PathBuf>,
 
@@ -803,6 +834,10 @@ pub struct QueryArgs {
     /// Run on a Ballista cluster (`df://HOST:PORT`, its scheduler) instead of in this process.
     #[arg(long, value_name = "URL")]
     pub cluster: Option<String>,
+
+    /// With --cluster: how the data stages hand on is compressed (Ballista's default, LZ4).
+    #[arg(long, value_enum, value_name = "CODEC", default_value_t = ShuffleCodec::Lz4, requires = "cluster")]
+    pub shuffle_codec: ShuffleCodec,
 
     // Which S3 objects are read (a filter on `start` or `end` prunes them too).
     #[command(flatten)]

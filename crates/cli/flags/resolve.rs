@@ -165,9 +165,9 @@ pub struct VerdictJob {
     /// Filter-first off (`--check-all-lines`, or `--strict`).
     pub check_all_lines: bool,
     pub aws: AwsJob,
-    /// `--cluster URL` and `--partitions N`.
+    /// `--cluster URL`, and how it plans (`--partitions N`, `--shuffle-codec`).
     #[cfg(feature = "distributed")]
-    pub cluster: Option<(String, usize)>,
+    pub cluster: Option<(String, vpcflow_datafusion::cluster::Remote)>,
 }
 
 /// `vpcflow tail`.
@@ -467,7 +467,13 @@ fn verdict(a: VerdictArgs, now: i64) -> Result<VerdictJob> {
         check_all_lines: a.check_all_lines || run.decoder.strict,
         run,
         #[cfg(feature = "distributed")]
-        cluster: a.cluster.map(|url| (url, a.partitions)),
+        cluster: a.cluster.map(|url| {
+            let remote = vpcflow_datafusion::cluster::Remote {
+                partitions: a.partitions,
+                shuffle: a.shuffle_codec.into(),
+            };
+            (url, remote)
+        }),
     })
 }
 

@@ -131,19 +131,58 @@ pub async fn run_executor(opts: ExecutorOptions) -> Result<()> {
         .map_err(ballista)
 }
 
+/// How the files a stage writes for the next one (its shuffle output, and a job's result) are
+/// compressed: Ballista's `ballista.shuffle.compression.codec`. Executors send them to each
+/// other and to the client over Arrow Flight, LZ4 there whatever this says.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ShuffleCodec {
+    /// Not compressed: the verdict's default, since its states are packed varints that LZ4
+    /// halves at a CPU cost larger than the time a fast network saves (docs/distributed.md).
+    #[default]
+    None,
+    /// LZ4 frames: Ballista's default.
+    Lz4,
+    /// Zstandard: the fewest bytes, the most CPU.
+    Zstd,
+}
+
+impl ShuffleCodec {
+    /// Ballista's name for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShuffleCodec::None => "none",
+            ShuffleCodec::Lz4 => "lz4",
+            ShuffleCodec::Zstd => "zstd",
+        }
+    }
+}
+
+/// How a client session plans the queries it sends to a cluster.
+#[derive(Clone, Copy, Debug)]
+pub struct Remote {
+    /// Target partitions: of the final stage, across which a verdict's shards are spread.
+    pub partitions: usize,
+    /// How stages' outputs are compressed.
+    pub shuffle: ShuffleCodec,
+}
+
 /// A client session on the cluster at `url` (`df://host:port`) with `table` as `flows`,
-/// `vpcflow_shard`, and `vpcflow_verdict` when given, planning for `partitions` target
-/// partitions. Queries on it run on the cluster's executors.
+/// `vpcflow_shard`, and `vpcflow_verdict` when given, planned as `remote` says. Queries on it
+/// run on the cluster's executors.
 pub async fn remote_session(
     url: &str,
     table: FlowTable,
     verdict: Option<VerdictUdaf>,
-    partitions: usize,
+    remote: Remote,
 ) -> Result<SessionContext> {
-    let config = SessionConfig::new_with_ballista()
-        .with_target_partitions(partitions.max(1))
+    let mut config = SessionConfig::new_with_ballista()
+        .with_target_partitions(remote.partitions.max(1))
         .with_ballista_logical_extension_codec(Arc::new(LogicalCodec::default()))
         .with_ballista_physical_extension_codec(Arc::new(PhysicalCodec::default()));
+    config.options_mut().set(
+        ballista_core::config::BALLISTA_SHUFFLE_COMPRESSION_CODEC,
+        remote.shuffle.as_str(),
+    )?;
     let state = SessionStateBuilder::new()
         .with_default_features()
         .with_config(config)

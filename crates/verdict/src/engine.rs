@@ -82,6 +82,11 @@ const MAX_LEVELS: u32 = 4;
 /// The default memory bound of an aggregator's shared state.
 pub const DEFAULT_MEMORY_LIMIT: usize = 64 << 20;
 
+/// A state that cannot be read, as an I/O error of invalid data.
+fn unreadable(e: StateError) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, e)
+}
+
 /// NODATA and SKIPDATA records per ENI id.
 type EniStatus = HashMap<u32, (u64, u64)>;
 
@@ -290,6 +295,102 @@ impl Aggregator {
     /// Computes the verdicts. After a spill, the partitions are read one at a time (and
     /// compacted as they are read, so a tail that reports often does not re-merge old runs).
     pub fn report(&self) -> io::Result<Report> {
+        Ok(Report::new(self.verdicts()?, self.stats(), &self.plan))
+    }
+
+    /// The verdicts of what this aggregator holds together with `shards`: states in
+    /// [`VerdictState::encode`]'s form no two of which hold the same pair, nor this aggregator
+    /// any of their pairs (the final states of a distributed run, one per shard key).
+    ///
+    /// Their headers (counters, ENIs, NODATA and SKIPDATA) are merged first, since a verdict's
+    /// confidence depends on every ENI; then each shard is decoded and judged on its own,
+    /// `threads` at a time, never merged into the shared map pair by pair nor spilled. A shard
+    /// too large to hold within the memory bound that way is read in as any state is (and
+    /// spills if it must). A pair in two shards is an error, not a second verdict.
+    pub fn report_shards(&self, shards: &[&[u8]], threads: usize) -> io::Result<Report> {
+        let threads = threads.max(1);
+        let room = (self.limit * BYTES_PER_ATTEMPT) as u64 / threads as u64;
+        let mut direct = Vec::with_capacity(shards.len());
+        for &bytes in shards {
+            if (bytes.len() as u64).saturating_mul(ENCODED_TO_MEMORY) <= room {
+                let reader = StateReader::begin(bytes, &self.plan).map_err(unreadable)?;
+                let (mut header, _) = VerdictState::of_header(self.plan.clone(), reader.header());
+                self.absorb(&mut header, &mut Vec::new());
+                direct.push(bytes);
+            } else {
+                self.read_state(bytes).map_err(unreadable)?;
+            }
+        }
+        let mut verdicts = self.verdicts()?;
+        let (enis, status) = self.eni_tables()?;
+        let judge_shard = |bytes: &[u8]| -> Result<Vec<PairVerdict>, StateError> {
+            let mut state = VerdictState::decode(self.plan.clone(), bytes)?;
+            // The shard's ENI ids → the aggregator's (every name is there: its header was read).
+            let ids: Vec<u32> = state
+                .enis
+                .names()
+                .iter()
+                .map(|n| enis.get(n).unwrap_or(u32::MAX))
+                .collect();
+            Ok(state
+                .drain_pairs()
+                .map(|(key, mut pair)| {
+                    for (id, _) in &mut pair.enis {
+                        *id = ids.get(*id as usize).copied().unwrap_or(u32::MAX);
+                    }
+                    judge(&self.plan, &enis, &status, key, &pair)
+                })
+                .collect())
+        };
+        let judge_shard = &judge_shard;
+        let per_thread = direct.len().div_ceil(threads).max(1);
+        let judged: Vec<Result<Vec<PairVerdict>, StateError>> = std::thread::scope(|scope| {
+            let running: Vec<_> = direct
+                .chunks(per_thread)
+                .map(|chunk| {
+                    scope.spawn(move || {
+                        let mut out = Vec::new();
+                        for bytes in chunk {
+                            out.extend(judge_shard(bytes)?);
+                        }
+                        Ok(out)
+                    })
+                })
+                .collect();
+            running
+                .into_iter()
+                .map(|t| {
+                    t.join().unwrap_or_else(|_| {
+                        Err(StateError::Io(io::Error::other(
+                            "a thread judging shards panicked",
+                        )))
+                    })
+                })
+                .collect()
+        });
+        for shard in judged {
+            verdicts.extend(shard.map_err(unreadable)?);
+        }
+        let mut seen = std::collections::HashSet::with_capacity(verdicts.len());
+        if !shards.is_empty()
+            && let Some(v) = verdicts
+                .iter()
+                .find(|v| !seen.insert((&v.endpoint, v.client)))
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "{} and client {} are in two shard states; a run's shards must not share a \
+                     pair (are these states of two runs?)",
+                    v.endpoint, v.client
+                ),
+            ));
+        }
+        Ok(Report::new(verdicts, self.stats(), &self.plan))
+    }
+
+    /// The verdict of every pair held, in memory and spilled.
+    fn verdicts(&self) -> io::Result<Vec<PairVerdict>> {
         let mut guard = self
             .spill
             .lock()
@@ -337,7 +438,7 @@ impl Aggregator {
                 }
             }
         }
-        Ok(Report::new(verdicts, self.stats(), &self.plan))
+        Ok(verdicts)
     }
 
     /// Merges the pair records of one spill file and hands them to `judge_all`; returns them
@@ -439,22 +540,13 @@ impl Aggregator {
     /// Merges a state that [`Aggregator::write_state`] or [`VerdictState::encode`] wrote.
     pub fn read_state(&self, r: impl io::Read) -> Result<(), StateError> {
         let mut reader = StateReader::begin(r, &self.plan)?;
-        let mut local = VerdictState::new(self.plan.clone());
-        let header = reader.header();
-        let ids: Vec<u32> = header.enis.iter().map(|n| local.enis.id(n)).collect();
-        local.stats = header.stats;
-        for &(id, n, s) in &header.eni_status {
-            let id = if id == u32::MAX { id } else { ids[id as usize] };
-            let e = local.eni_status.entry(id).or_default();
-            e.0 += n;
-            e.1 += s;
-        }
+        let (mut local, ids) = VerdictState::of_header(self.plan.clone(), reader.header());
         let mut global = Vec::new();
         let mut batch = 0usize;
         while let Some((key, pair)) = reader.next_pair()? {
             batch += pair.attempt_count();
             local.take_pair(key, pair, &|id| {
-                if id == u32::MAX { id } else { ids[id as usize] }
+                ids.get(id as usize).copied().unwrap_or(u32::MAX)
             });
             // Commit in slices, so a state larger than the bound spills as it is read.
             if batch >= 1 << 16 {

@@ -350,20 +350,27 @@ impl VerdictState {
     /// Reads a state [`VerdictState::encode`] wrote, for `plan`. Endpoints are matched by name:
     /// a state naming an endpoint the plan's catalogue lacks is an error.
     pub fn decode(plan: Arc<Plan>, bytes: &[u8]) -> Result<VerdictState, StateError> {
-        let mut state = VerdictState::new(plan.clone());
         let mut reader = codec::StateReader::begin(bytes, &plan)?;
-        let header = reader.header();
-        let remap: Vec<u32> = header.enis.iter().map(|n| state.enis.id(n)).collect();
+        let (mut state, remap) = VerdictState::of_header(plan, reader.header());
         let eni = |id: u32| remap.get(id as usize).copied().unwrap_or(u32::MAX);
-        state.stats = header.stats;
-        for &(id, n, s) in &header.eni_status {
-            let e = state.eni_status.entry(eni(id)).or_default();
-            e.0 += n;
-            e.1 += s;
-        }
         while let Some((key, pair)) = reader.next_pair()? {
             state.take_pair(key, pair, &eni);
         }
         Ok(state)
+    }
+
+    /// The state of a header alone: its counters, ENIs and NODATA/SKIPDATA counts, no pair;
+    /// and the map from the header's ENI indices to the state's ids, for its pairs.
+    pub(crate) fn of_header(plan: Arc<Plan>, header: &codec::Header) -> (VerdictState, Vec<u32>) {
+        let mut state = VerdictState::new(plan);
+        let remap: Vec<u32> = header.enis.iter().map(|n| state.enis.id(n)).collect();
+        state.stats = header.stats;
+        for &(id, n, s) in &header.eni_status {
+            let id = remap.get(id as usize).copied().unwrap_or(u32::MAX);
+            let e = state.eni_status.entry(id).or_default();
+            e.0 += n;
+            e.1 += s;
+        }
+        (state, remap)
     }
 }

@@ -248,4 +248,69 @@ proptest! {
         });
         prop_assert_eq!(&agg.report().unwrap().verdicts, &expected.verdicts);
     }
+
+    /// The cluster's report: the final states of disjoint shards of the pairs (NODATA, which
+    /// has no pair, in a shard of its own, as `vpcflow_shard` puts it), judged shard by shard,
+    /// or read in as any state when one is too large for the bound, give the verdicts of all
+    /// the records, NODATA's effect on confidence included.
+    #[test]
+    fn disjoint_shards_judged_one_by_one_are_the_whole_report(
+        specs in proptest::collection::vec(spec(), 1..80),
+        shards in 1usize..5,
+        threads in 1usize..4,
+        bound in prop_oneof![Just(1usize), Just(20), Just(200), Just(1 << 20)],
+        nodata in any::<bool>(),
+    ) {
+        let mut lines: Vec<(i64, String)> = specs.iter().flat_map(records).collect();
+        if nodata {
+            lines.push((0, NODATA.to_owned()));
+        }
+        let expected = reference(&lines);
+        let mut texts = vec![String::new(); shards + 1];
+        for spec in &specs {
+            for (_, l) in records(spec) {
+                texts[usize::from(spec.0) % shards].push_str(&l);
+            }
+        }
+        if nodata {
+            texts[shards].push_str(NODATA);
+        }
+        let encoded: Vec<Vec<u8>> = texts.iter().map(|t| state_of(t).encode()).collect();
+        let slices: Vec<&[u8]> = encoded.iter().map(Vec::as_slice).collect();
+        let temp = tempfile::tempdir().unwrap();
+        let agg = Aggregator::new(catalogue(), None, None)
+            .with_memory_limit(bound * BYTES_PER_ATTEMPT)
+            .with_temp_dir(Some(temp.path().to_owned()));
+        let got = agg.report_shards(&slices, threads).unwrap();
+        prop_assert_eq!(&got.verdicts, &expected.verdicts);
+        prop_assert_eq!(got.stats, expected.stats);
+    }
+}
+
+/// A NODATA record of the database's ENI.
+const NODATA: &str = "5 eni-db - - - - - - - 0 59 - NODATA -\n";
+
+/// The state of the records of `text`.
+fn state_of(text: &str) -> VerdictState {
+    let mut state = VerdictState::new(Plan::new(catalogue(), None, None));
+    for b in batches(text, 16) {
+        state.fold(&b).unwrap();
+    }
+    state
+}
+
+#[test]
+fn a_pair_in_two_shard_states_is_an_error() {
+    let text: String = records(&(1, false, 0, 0, Kind::BlockedIngress, false))
+        .into_iter()
+        .map(|(_, l)| l)
+        .collect();
+    let state = state_of(&text).encode();
+    let agg = Aggregator::new(catalogue(), None, None);
+    let err = agg.report_shards(&[&state, &state], 2).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("10.0.1.11 are in two shard states"),
+        "{err}"
+    );
 }
