@@ -83,7 +83,7 @@ pub fn verdict_sql(table: &FlowTable) -> String {
 
 /// Runs [`verdict_sql`] on `ctx`: the encoded state ([`VerdictState::encode`]) of each shard.
 /// No pair is in two of them (the shard is a function of the pair's addresses), so a caller
-/// can merge them on several threads at once.
+/// can judge them one at a time (`Aggregator::report_shards`).
 pub async fn shard_states(ctx: &SessionContext, table: &FlowTable) -> Result<Vec<BinaryArray>> {
     let batches = ctx.sql(&verdict_sql(table)).await?.collect().await?;
     batches

@@ -22,7 +22,7 @@ use hashbrown::HashMap;
 use crate::catalogue::Catalogue;
 use crate::codec::{PairReader, StateError, StateReader, StateWriter, put_pair};
 use crate::columns::{Observation, fold_batch};
-use crate::plan::{EniTable, Plan};
+use crate::plan::{EniTable, Plan, mapped};
 use crate::report::{PairVerdict, Report, RunStats, judge};
 use crate::spill::{PARTITIONS, Spill, partition};
 use crate::state::{PairKey, PairState, VerdictState};
@@ -194,7 +194,7 @@ impl Aggregator {
                 global.push(table.id(name));
             }
         }
-        let map = |id: u32| global.get(id as usize).copied().unwrap_or(u32::MAX);
+        let map = |id: u32| mapped(global, id);
         if let Ok(mut stats) = self.stats.lock() {
             stats.add(&local.stats);
         }
@@ -210,11 +210,7 @@ impl Aggregator {
                 dashmap::Entry::Occupied(mut e) => delta += e.get_mut().merge_owned(pair, &map),
                 dashmap::Entry::Vacant(e) => {
                     for eni in &mut pair.enis {
-                        eni.0 = if eni.0 == u32::MAX {
-                            u32::MAX
-                        } else {
-                            map(eni.0)
-                        };
+                        eni.0 = map(eni.0);
                     }
                     delta += pair.attempt_count() as isize;
                     e.insert(pair);
@@ -336,7 +332,7 @@ impl Aggregator {
                 .drain_pairs()
                 .map(|(key, mut pair)| {
                     for (id, _) in &mut pair.enis {
-                        *id = ids.get(*id as usize).copied().unwrap_or(u32::MAX);
+                        *id = mapped(&ids, *id);
                     }
                     judge(&self.plan, &enis, &status, key, &pair)
                 })
@@ -545,9 +541,7 @@ impl Aggregator {
         let mut batch = 0usize;
         while let Some((key, pair)) = reader.next_pair()? {
             batch += pair.attempt_count();
-            local.take_pair(key, pair, &|id| {
-                ids.get(id as usize).copied().unwrap_or(u32::MAX)
-            });
+            local.take_pair(key, pair, &|id| mapped(&ids, id));
             // Commit in slices, so a state larger than the bound spills as it is read.
             if batch >= 1 << 16 {
                 self.absorb(&mut local, &mut global);
@@ -556,12 +550,6 @@ impl Aggregator {
         }
         self.absorb(&mut local, &mut global);
         Ok(())
-    }
-
-    /// Merges a state of this aggregator's plan in.
-    pub fn merge(&self, state: &VerdictState) {
-        let mut local = state.clone();
-        self.absorb(&mut local, &mut Vec::new());
     }
 }
 
@@ -637,7 +625,7 @@ impl<A: Deref<Target = Aggregator>> Worker<A> {
             }
         }
         let global = &self.global;
-        let map = |id: u32| global.get(id as usize).copied().unwrap_or(u32::MAX);
+        let map = |id: u32| mapped(global, id);
         if let Ok(mut stats) = agg.stats.lock() {
             stats.add(&self.stats);
         }

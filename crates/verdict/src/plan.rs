@@ -73,6 +73,13 @@ impl Plan {
     }
 }
 
+/// ENI id `id` of one table as an id of another, through `ids` (the first table's ids → the
+/// second's); an id `ids` does not map, such as `u32::MAX` (a record without an ENI), is
+/// `u32::MAX`.
+pub(crate) fn mapped(ids: &[u32], id: u32) -> u32 {
+    ids.get(id as usize).copied().unwrap_or(u32::MAX)
+}
+
 /// ENI names by id, and ids by name: ids are small integers a state's pairs refer to.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct EniTable {

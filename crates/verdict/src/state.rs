@@ -19,7 +19,7 @@ use crate::codec::{self, StateError};
 use crate::columns::{Observation, fold_batch};
 use crate::engine::MissingFields;
 use crate::outcome::Attempt;
-use crate::plan::{EniTable, Plan};
+use crate::plan::{EniTable, Plan, mapped};
 use crate::report::{Report, RunStats};
 
 /// A client–endpoint pair: endpoint index and client address (16 bytes).
@@ -245,7 +245,7 @@ impl VerdictState {
     /// records.
     pub fn merge(&mut self, other: &VerdictState) {
         let remap = self.merge_counts(other);
-        let eni = |id: u32| remap.get(id as usize).copied().unwrap_or(u32::MAX);
+        let eni = |id: u32| mapped(&remap, id);
         for (key, pair) in &other.pairs {
             let delta = self.pairs.entry(*key).or_default().merge(pair, &eni);
             self.attempts = self.attempts.saturating_add_signed(delta);
@@ -256,7 +256,7 @@ impl VerdictState {
     /// which is most of the cost when the two states share few pairs (shards of one run).
     pub fn merge_owned(&mut self, mut other: VerdictState) {
         let remap = self.merge_counts(&other);
-        let eni = |id: u32| remap.get(id as usize).copied().unwrap_or(u32::MAX);
+        let eni = |id: u32| mapped(&remap, id);
         for (key, pair) in other.drain_pairs() {
             self.take_pair(key, pair, &eni);
         }
@@ -268,7 +268,7 @@ impl VerdictState {
         let remap: Vec<u32> = other.enis.names().iter().map(|n| self.enis.id(n)).collect();
         self.stats.add(&other.stats);
         for (&id, &(n, s)) in &other.eni_status {
-            let id = remap.get(id as usize).copied().unwrap_or(u32::MAX);
+            let id = mapped(&remap, id);
             let e = self.eni_status.entry(id).or_default();
             e.0 += n;
             e.1 += s;
@@ -352,7 +352,7 @@ impl VerdictState {
     pub fn decode(plan: Arc<Plan>, bytes: &[u8]) -> Result<VerdictState, StateError> {
         let mut reader = codec::StateReader::begin(bytes, &plan)?;
         let (mut state, remap) = VerdictState::of_header(plan, reader.header());
-        let eni = |id: u32| remap.get(id as usize).copied().unwrap_or(u32::MAX);
+        let eni = |id: u32| mapped(&remap, id);
         while let Some((key, pair)) = reader.next_pair()? {
             state.take_pair(key, pair, &eni);
         }
@@ -366,7 +366,7 @@ impl VerdictState {
         let remap: Vec<u32> = header.enis.iter().map(|n| state.enis.id(n)).collect();
         state.stats = header.stats;
         for &(id, n, s) in &header.eni_status {
-            let id = remap.get(id as usize).copied().unwrap_or(u32::MAX);
+            let id = mapped(&remap, id);
             let e = state.eni_status.entry(id).or_default();
             e.0 += n;
             e.1 += s;

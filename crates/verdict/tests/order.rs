@@ -175,9 +175,7 @@ proptest! {
             .map(|c| c.iter().map(|(_, l)| l.as_str()).collect())
             .collect();
         let temp = tempfile::tempdir().unwrap();
-        let agg = Aggregator::new(catalogue(), None, None)
-            .with_memory_limit(bound * BYTES_PER_ATTEMPT)
-            .with_temp_dir(Some(temp.path().to_owned()));
+        let agg = bounded(bound, temp.path());
         std::thread::scope(|s| {
             for t in 0..threads {
                 let (agg, texts) = (&agg, &texts);
@@ -197,9 +195,7 @@ proptest! {
         // And through a written state, read back under another bound.
         let mut state = Vec::new();
         agg.write_state(&mut state).unwrap();
-        let again = Aggregator::new(catalogue(), None, None)
-            .with_memory_limit(2 * BYTES_PER_ATTEMPT)
-            .with_temp_dir(Some(temp.path().to_owned()));
+        let again = bounded(2, temp.path());
         again.read_state(&state[..]).unwrap();
         prop_assert_eq!(&again.report().unwrap().verdicts, &expected.verdicts);
     }
@@ -218,13 +214,7 @@ proptest! {
         let per = lines.len().div_ceil(inputs).max(1);
         let partials: Vec<VerdictState> = lines
             .chunks(per)
-            .map(|c| {
-                let mut state = VerdictState::new(plan.clone());
-                for b in batches(&c.iter().map(|(_, l)| l.as_str()).collect::<String>(), 7) {
-                    state.fold(&b).unwrap();
-                }
-                state
-            })
+            .map(|c| state_of(&c.iter().map(|(_, l)| l.as_str()).collect::<String>()))
             .collect();
         let mut copied = VerdictState::new(plan.clone());
         let mut moved = VerdictState::new(plan.clone());
@@ -278,22 +268,27 @@ proptest! {
         let encoded: Vec<Vec<u8>> = texts.iter().map(|t| state_of(t).encode()).collect();
         let slices: Vec<&[u8]> = encoded.iter().map(Vec::as_slice).collect();
         let temp = tempfile::tempdir().unwrap();
-        let agg = Aggregator::new(catalogue(), None, None)
-            .with_memory_limit(bound * BYTES_PER_ATTEMPT)
-            .with_temp_dir(Some(temp.path().to_owned()));
+        let agg = bounded(bound, temp.path());
         let got = agg.report_shards(&slices, threads).unwrap();
         prop_assert_eq!(&got.verdicts, &expected.verdicts);
         prop_assert_eq!(got.stats, expected.stats);
     }
 }
 
+/// An aggregator that holds about `attempts` attempts before it spills into `dir`.
+fn bounded(attempts: usize, dir: &std::path::Path) -> Aggregator {
+    Aggregator::new(catalogue(), None, None)
+        .with_memory_limit(attempts * BYTES_PER_ATTEMPT)
+        .with_temp_dir(Some(dir.to_owned()))
+}
+
 /// A NODATA record of the database's ENI.
 const NODATA: &str = "5 eni-db - - - - - - - 0 59 - NODATA -\n";
 
-/// The state of the records of `text`.
+/// The state of the records of `text`, folded in batches of 7.
 fn state_of(text: &str) -> VerdictState {
     let mut state = VerdictState::new(Plan::new(catalogue(), None, None));
-    for b in batches(text, 16) {
+    for b in batches(text, 7) {
         state.fold(&b).unwrap();
     }
     state
