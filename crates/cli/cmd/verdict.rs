@@ -130,9 +130,10 @@ pub fn run(job: VerdictJob) -> Result<u8> {
     Ok(report::verdict_exit(failed, &report, job.fail_on))
 }
 
-/// `--cluster`: the final verdict state of each shard of the pairs, folded and merged by the
-/// cluster's executors; the report is then made here, shard by shard, as a local run makes it
-/// ([`Aggregator::report_shards`]).
+/// `--cluster`: the verdicts of each shard of the pairs, folded, merged and judged by the
+/// cluster's executors (`vpcflow_judged`); the report is then made here from them, the
+/// shards' headers merged first so that each verdict's confidence sees every ENI's NODATA and
+/// SKIPDATA ([`Aggregator::report_shards`]).
 #[cfg(feature = "distributed")]
 fn on_cluster(
     job: &VerdictJob,
@@ -140,7 +141,7 @@ fn on_cluster(
     aggregator: &Aggregator,
     (since, until): (Option<i64>, Option<i64>),
 ) -> Result<Vec<arrow_array::BinaryArray>> {
-    use vpcflow_datafusion::{VerdictUdaf, cluster::remote_session, shard_states};
+    use vpcflow_datafusion::{JUDGED, VerdictUdaf, cluster::remote_session, shard_states};
     let Some((url, remote)) = &job.cluster else {
         return Ok(Vec::new());
     };
@@ -148,15 +149,20 @@ fn on_cluster(
     let states = rt.block_on(async {
         let table = crate::flows::table(inputs, &job.aws, job.run.decoder.format.as_ref()).await?;
         check_verdict_format(table.format(), "the inputs' format")?;
-        let udaf = VerdictUdaf::new(aggregator.catalogue().clone(), since, until);
+        let udaf = VerdictUdaf::new(aggregator.catalogue().clone(), since, until).judging();
         let ctx = remote_session(url, table.clone(), Some(udaf), *remote)
             .await
             .with_context(|| format!("cannot reach the cluster at {url}"))?;
-        shard_states(&ctx, &table)
+        shard_states(&ctx, &table, JUDGED)
             .await
             .with_context(|| format!("the verdict query on the cluster at {url} failed"))
     })?;
-    tracing::info!(%url, "verdicts from the cluster; malformed lines are in its executors' logs");
+    let bytes: usize = states.iter().map(|a| a.value_data().len()).sum();
+    tracing::info!(
+        %url,
+        bytes,
+        "verdicts from the cluster; malformed lines are in its executors' logs"
+    );
     Ok(states)
 }
 

@@ -54,6 +54,9 @@ enum Wire {
         catalogue: String,
         since: Option<i64>,
         until: Option<i64>,
+        /// `vpcflow_judged` ([`VerdictUdaf::judging`]); absent for `vpcflow_verdict`.
+        #[serde(default)]
+        judged: bool,
     },
     /// [`ShardUdf`].
     Shard,
@@ -85,6 +88,7 @@ impl Wire {
                 catalogue,
                 since,
                 until,
+                judged: v.judged(),
             }
         })
     }
@@ -100,12 +104,16 @@ impl Wire {
                 catalogue,
                 since,
                 until,
+                judged,
             } => {
                 let catalogue = Catalogue::from_toml(&catalogue, "the plan's catalogue")
                     .map_err(|e| DataFusionError::Plan(e.to_string()))?;
-                Ok(Arc::new(AggregateUDF::from(VerdictUdaf::new(
-                    catalogue, since, until,
-                ))))
+                let udaf = VerdictUdaf::new(catalogue, since, until);
+                Ok(Arc::new(AggregateUDF::from(if judged {
+                    udaf.judging()
+                } else {
+                    udaf
+                })))
             }
             other => Err(unexpected(&other, "an aggregate function")),
         }))

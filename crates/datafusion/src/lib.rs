@@ -7,7 +7,8 @@
 //!   columns a query uses where the source can skip them.
 //! - [`VerdictUdaf`]: `vpcflow_verdict(srcaddr, dstaddr, …)`, the verdict state of the records
 //!   of a group, in [`VerdictState::encode`]'s binary form; partial states cross stages in
-//!   that form and merge exactly.
+//!   that form and merge exactly. As `vpcflow_judged`, its final value is the group's
+//!   verdicts instead.
 //! - [`ShardUdf`]: `vpcflow_shard(srcaddr, dstaddr)`, a group key equal for both directions of
 //!   a conversation, so the verdict's final stage is split by key across partitions.
 //! - [`session`], [`shard_states`] and [`verdict_state`]: a context with the table and both
@@ -33,7 +34,7 @@ use vpcflow_aws::AwsOptions;
 use vpcflow_verdict::{READ, VerdictState};
 
 pub use table::{FlowFileSource, FlowSource, FlowTable, scan_exec, scan_parts, set_s3_access};
-pub use verdict::{SHARD, SHARDS, ShardUdf, VERDICT, VerdictUdaf};
+pub use verdict::{JUDGED, SHARD, SHARDS, ShardUdf, VERDICT, VerdictUdaf};
 
 /// The table's name in SQL.
 pub const TABLE: &str = "flows";
@@ -67,25 +68,36 @@ pub(crate) fn with_flows(
     Ok(ctx)
 }
 
-/// The SQL that gives the verdict state of every record of `flows`, one partial state per
-/// shard: the columns of [`READ`] the table has, grouped by `vpcflow_shard`.
-pub fn verdict_sql(table: &FlowTable) -> String {
+/// The SQL that gives the verdict state of every record of `flows` by shard: `function`
+/// ([`VERDICT`] for each shard's state, [`JUDGED`] for its verdicts) of the columns of [`READ`]
+/// the table has, grouped by `vpcflow_shard`.
+pub fn verdict_sql(table: &FlowTable, function: &str) -> String {
     let columns: Vec<String> = READ
         .iter()
         .filter(|c| table.format().index_of(c).is_some())
         .map(|c| format!("\"{c}\""))
         .collect();
     format!(
-        "SELECT {VERDICT}({}) AS state FROM {TABLE} GROUP BY {SHARD}(srcaddr, dstaddr)",
+        "SELECT {function}({}) AS state FROM {TABLE} GROUP BY {SHARD}(srcaddr, dstaddr)",
         columns.join(", ")
     )
 }
 
-/// Runs [`verdict_sql`] on `ctx`: the encoded state ([`VerdictState::encode`]) of each shard.
-/// No pair is in two of them (the shard is a function of the pair's addresses), so a caller
-/// can judge them one at a time (`Aggregator::report_shards`).
-pub async fn shard_states(ctx: &SessionContext, table: &FlowTable) -> Result<Vec<BinaryArray>> {
-    let batches = ctx.sql(&verdict_sql(table)).await?.collect().await?;
+/// Runs [`verdict_sql`] with `function` on `ctx`: the encoded state of each shard
+/// ([`VerdictState::encode`]), or with [`JUDGED`] its verdicts
+/// ([`VerdictState::encode_judged`]: judged where the shard's final state was made). No pair
+/// is in two of them (the shard is a function of the pair's addresses), so a caller can read
+/// them one at a time (`Aggregator::report_shards`).
+pub async fn shard_states(
+    ctx: &SessionContext,
+    table: &FlowTable,
+    function: &str,
+) -> Result<Vec<BinaryArray>> {
+    let batches = ctx
+        .sql(&verdict_sql(table, function))
+        .await?
+        .collect()
+        .await?;
     batches
         .iter()
         .map(
@@ -106,7 +118,7 @@ pub async fn verdict_state(
     verdict: &VerdictUdaf,
 ) -> Result<VerdictState> {
     let mut state = VerdictState::new(verdict.plan().clone());
-    for states in shard_states(ctx, table).await? {
+    for states in shard_states(ctx, table, VERDICT).await? {
         verdict::merge_states(&mut state, &states)?;
     }
     Ok(state)

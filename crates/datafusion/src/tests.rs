@@ -93,6 +93,22 @@ fn the_sql_verdict_is_the_engines_whatever_the_partitions_and_file_order() {
             expected.encode(),
             "{partitions} partitions, files reversed: {reversed}"
         );
+        // Judged in the final stage (`vpcflow_judged`), the verdicts read back are the
+        // engine's, their confidence decided with every shard's header.
+        let ctx = session(
+            table.clone(),
+            Some(verdict().judging()),
+            partitions,
+            AwsOptions::default(),
+        )
+        .unwrap();
+        let judged = rt.block_on(shard_states(&ctx, &table, JUDGED)).unwrap();
+        let judged: Vec<&[u8]> = judged.iter().flat_map(|a| a.iter().flatten()).collect();
+        assert!(judged.len() > 1, "several shards");
+        let agg = vpcflow_verdict::Aggregator::new(catalogue.clone(), None, None);
+        let report = agg.report_shards(&judged, 2).unwrap();
+        assert_eq!(report.verdicts, expected.report().verdicts);
+        assert_eq!(report.stats, expected.stats());
     }
 }
 
@@ -106,7 +122,9 @@ fn a_plan_with_four_partitions_shuffles_by_shard_between_a_partial_and_a_final_s
     let rt = runtime();
     let plan = rt
         .block_on(async {
-            let df = ctx.sql(&format!("EXPLAIN {}", verdict_sql(&table))).await?;
+            let df = ctx
+                .sql(&format!("EXPLAIN {}", verdict_sql(&table, VERDICT)))
+                .await?;
             df.collect().await
         })
         .unwrap();

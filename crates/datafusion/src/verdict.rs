@@ -17,6 +17,8 @@ use vpcflow_verdict::{BYTES_PER_ATTEMPT, Catalogue, Plan, READ, VerdictState};
 
 /// The aggregate's name in SQL.
 pub const VERDICT: &str = "vpcflow_verdict";
+/// The name in SQL of the aggregate whose final value is verdicts ([`VerdictUdaf::judging`]).
+pub const JUDGED: &str = "vpcflow_judged";
 /// The shard function's name in SQL.
 pub const SHARD: &str = "vpcflow_shard";
 /// Groups `vpcflow_shard` spreads conversations over: enough that every final-stage partition
@@ -31,11 +33,17 @@ pub const SHARDS: u32 = 64;
 /// [`READ`] the table has (at least the [`vpcflow_verdict::REQUIRED`] ones). The partial
 /// states DataFusion ships between stages are the same binary form, and they merge exactly, so
 /// the result does not depend on how the records were split or in which order they came.
+///
+/// [`VerdictUdaf::judging`] makes `vpcflow_judged(...)`: the same partial states, but its final
+/// value is the verdicts of the group's pairs ([`VerdictState::encode_judged`]), which is
+/// what a final stage holding whole pairs (a group of `vpcflow_shard`) should send.
 #[derive(Debug)]
 pub struct VerdictUdaf {
     plan: Arc<Plan>,
     /// What identifies the plan: the catalogue as TOML and the window.
     key: (String, Option<i64>, Option<i64>),
+    /// The final value is the judged form, not the state.
+    judged: bool,
     signature: Signature,
 }
 
@@ -46,8 +54,22 @@ impl VerdictUdaf {
         VerdictUdaf {
             plan: Plan::new(catalogue, since, until),
             key,
+            judged: false,
             signature: Signature::variadic_any(Volatility::Immutable),
         }
+    }
+
+    /// This aggregate as `vpcflow_judged`: its final value is the verdicts of its group's pairs
+    /// with the group's header ([`VerdictState::encode_judged`]), not the state. Only a group
+    /// that holds every record of its pairs gives whole verdicts.
+    pub fn judging(mut self) -> VerdictUdaf {
+        self.judged = true;
+        self
+    }
+
+    /// Whether the final value is the judged form ([`VerdictUdaf::judging`]).
+    pub fn judged(&self) -> bool {
+        self.judged
     }
 
     /// The plan every accumulator folds with.
@@ -63,7 +85,7 @@ impl VerdictUdaf {
 
 impl PartialEq for VerdictUdaf {
     fn eq(&self, other: &VerdictUdaf) -> bool {
-        self.key == other.key
+        (&self.key, self.judged) == (&other.key, other.judged)
     }
 }
 
@@ -72,12 +94,13 @@ impl Eq for VerdictUdaf {}
 impl Hash for VerdictUdaf {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.key.hash(state);
+        self.judged.hash(state);
     }
 }
 
 impl AggregateUDFImpl for VerdictUdaf {
     fn name(&self) -> &str {
-        VERDICT
+        if self.judged { JUDGED } else { VERDICT }
     }
 
     fn signature(&self) -> &Signature {
@@ -104,6 +127,7 @@ impl AggregateUDFImpl for VerdictUdaf {
         Ok(Box::new(VerdictAccumulator {
             state: VerdictState::new(self.plan.clone()),
             schema: Arc::new(Schema::new(fields)),
+            judged: self.judged,
         }))
     }
 
@@ -122,6 +146,8 @@ struct VerdictAccumulator {
     state: VerdictState,
     /// The arguments as the columns [`VerdictState::fold`] reads by name.
     schema: Arc<Schema>,
+    /// The final value is the judged form.
+    judged: bool,
 }
 
 impl Accumulator for VerdictAccumulator {
@@ -133,7 +159,11 @@ impl Accumulator for VerdictAccumulator {
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        Ok(ScalarValue::Binary(Some(self.state.encode())))
+        Ok(ScalarValue::Binary(Some(if self.judged {
+            self.state.encode_judged()
+        } else {
+            self.state.encode()
+        })))
     }
 
     fn size(&self) -> usize {
@@ -141,7 +171,7 @@ impl Accumulator for VerdictAccumulator {
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        Ok(vec![self.evaluate()?])
+        Ok(vec![ScalarValue::Binary(Some(self.state.encode()))])
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {

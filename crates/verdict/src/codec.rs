@@ -20,6 +20,9 @@
 //! names sorted and pairs in the order it is given them; [`crate::VerdictState::encode`]
 //! sorts the pairs too, so equal states give equal bytes. Pairs may repeat: a reader merges
 //! them (spill runs and checkpoints rely on that).
+//!
+//! A state's judged form (`VFJV`, [`crate::judged`]) has the same header followed by verdicts
+//! instead of pairs: [`Form`] says which, and both share the writer and the reader.
 
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -27,12 +30,44 @@ use std::io::{self, Read, Write};
 use hashbrown::HashMap;
 
 use crate::attempts::PortAttempts;
+use crate::catalogue::Endpoint;
 use crate::outcome::Attempt;
 use crate::plan::Plan;
-use crate::report::RunStats;
+use crate::report::{Confidence, PairVerdict, RunStats, Side};
 use crate::state::{PairKey, PairState};
 
 const MAGIC: &[u8; 4] = b"VFST";
+/// The magic of a state's judged form ([`crate::judged`]): the header, then verdicts.
+const JUDGED_MAGIC: &[u8; 4] = b"VFJV";
+/// The version of the judged form.
+const JUDGED_VERSION: u16 = 1;
+
+/// Which binary form: a state (the header, then its pairs' attempts) or its judged form (the
+/// header, then its pairs' verdicts: [`crate::judged`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Form {
+    State,
+    Judged,
+}
+
+impl Form {
+    /// The form `bytes` say they are (a state unless they begin with the judged magic).
+    pub(crate) fn of(bytes: &[u8]) -> Form {
+        if bytes.starts_with(JUDGED_MAGIC) {
+            Form::Judged
+        } else {
+            Form::State
+        }
+    }
+
+    /// Its magic and the newest version this crate writes.
+    fn magic(self) -> (&'static [u8; 4], u16) {
+        match self {
+            Form::State => (MAGIC, VERSION),
+            Form::Judged => (JUDGED_MAGIC, JUDGED_VERSION),
+        }
+    }
+}
 /// The version of the binary state format this crate writes and reads.
 pub const VERSION: u16 = 2;
 
@@ -91,7 +126,7 @@ impl std::error::Error for StateError {
     }
 }
 
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push(v as u8 | 0x80);
         v >>= 7;
@@ -99,21 +134,21 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
-fn zigzag(v: i64) -> u64 {
+pub(crate) fn zigzag(v: i64) -> u64 {
     ((v << 1) ^ (v >> 63)) as u64
 }
 
-fn unzigzag(v: u64) -> i64 {
+pub(crate) fn unzigzag(v: u64) -> i64 {
     (v >> 1) as i64 ^ -((v & 1) as i64)
 }
 
-fn put_str(out: &mut Vec<u8>, s: &str) {
+pub(crate) fn put_str(out: &mut Vec<u8>, s: &str) {
     put_varint(out, s.len() as u64);
     out.extend_from_slice(s.as_bytes());
 }
 
 /// An ENI id as written: 0 for none, else 1 + its index.
-fn eni_code(id: u32, map: &dyn Fn(u32) -> u32) -> u64 {
+pub(crate) fn eni_code(id: u32, map: &dyn Fn(u32) -> u32) -> u64 {
     if id == u32::MAX {
         0
     } else {
@@ -175,15 +210,18 @@ pub(crate) struct StateWriter<'w> {
 }
 
 impl<'w> StateWriter<'w> {
-    /// Writes the header: the plan's endpoint names, the ENI names (`enis[id]`), counters and
-    /// per-ENI NODATA/SKIPDATA counts.
+    /// Writes the header of `form`: the plan's endpoint names, the ENI names (`enis[id]`),
+    /// counters and per-ENI NODATA/SKIPDATA counts; [`StateWriter::pair`]s follow for a state,
+    /// [`StateWriter::verdict`]s for its judged form.
     pub(crate) fn begin(
+        form: Form,
         w: &'w mut dyn Write,
         plan: &Plan,
         enis: &[std::sync::Arc<str>],
         stats: &RunStats,
         status: &HashMap<u32, (u64, u64)>,
     ) -> io::Result<StateWriter<'w>> {
+        let (magic, version) = form.magic();
         let mut sorted: Vec<u32> = (0..enis.len() as u32).collect();
         sorted.sort_unstable_by(|&a, &b| enis[a as usize].cmp(&enis[b as usize]));
         let mut order = vec![0u32; enis.len()];
@@ -191,8 +229,8 @@ impl<'w> StateWriter<'w> {
             order[id as usize] = pos as u32;
         }
         let mut buf = Vec::with_capacity(1 << 16);
-        buf.extend_from_slice(MAGIC);
-        buf.extend_from_slice(&VERSION.to_le_bytes());
+        buf.extend_from_slice(magic);
+        buf.extend_from_slice(&version.to_le_bytes());
         put_varint(&mut buf, plan.catalogue.endpoints.len() as u64);
         for e in &plan.catalogue.endpoints {
             put_str(&mut buf, &e.name);
@@ -225,6 +263,26 @@ impl<'w> StateWriter<'w> {
         put_pair(&mut self.buf, key, pair, &|id| {
             order.get(id as usize).copied().unwrap_or(0)
         });
+        self.flush_full()
+    }
+
+    /// Writes the verdict `v` of the pair `key` whose ENIs (ids of the table given to
+    /// [`StateWriter::begin`]) are `enis`.
+    pub(crate) fn verdict(
+        &mut self,
+        key: PairKey,
+        v: &PairVerdict,
+        enis: &[(u32, u16)],
+    ) -> io::Result<()> {
+        let order = &self.order;
+        crate::judged::put_verdict(&mut self.buf, key, v, enis, &|id| {
+            order.get(id as usize).copied().unwrap_or(0)
+        });
+        self.flush_full()
+    }
+
+    /// Hands the buffer to the writer once it is large.
+    fn flush_full(&mut self) -> io::Result<()> {
         if self.buf.len() >= 1 << 16 {
             self.w.write_all(&self.buf)?;
             self.buf.clear();
@@ -241,27 +299,27 @@ impl<'w> StateWriter<'w> {
 }
 
 /// Reads bytes with every length checked.
-struct Bytes<R> {
+pub(crate) struct Bytes<R> {
     r: R,
     /// Pair records end with their REJECT counts by reject-reason (version 2 on).
     reasons: bool,
 }
 
 impl<R: Read> Bytes<R> {
-    fn u8(&mut self, what: &'static str) -> Result<u8, StateError> {
+    pub(crate) fn u8(&mut self, what: &'static str) -> Result<u8, StateError> {
         let mut b = [0u8; 1];
         self.exact(&mut b, what)?;
         Ok(b[0])
     }
 
-    fn exact(&mut self, buf: &mut [u8], what: &'static str) -> Result<(), StateError> {
+    pub(crate) fn exact(&mut self, buf: &mut [u8], what: &'static str) -> Result<(), StateError> {
         self.r.read_exact(buf).map_err(|e| match e.kind() {
             io::ErrorKind::UnexpectedEof => StateError::Corrupt { what },
             _ => StateError::Io(e),
         })
     }
 
-    fn varint(&mut self, what: &'static str) -> Result<u64, StateError> {
+    pub(crate) fn varint(&mut self, what: &'static str) -> Result<u64, StateError> {
         let mut v: u64 = 0;
         for shift in (0..64).step_by(7) {
             let b = self.u8(what)?;
@@ -273,11 +331,11 @@ impl<R: Read> Bytes<R> {
         Err(StateError::Corrupt { what })
     }
 
-    fn small<T: TryFrom<u64>>(&mut self, what: &'static str) -> Result<T, StateError> {
+    pub(crate) fn small<T: TryFrom<u64>>(&mut self, what: &'static str) -> Result<T, StateError> {
         T::try_from(self.varint(what)?).map_err(|_| StateError::Corrupt { what })
     }
 
-    fn string(&mut self, what: &'static str) -> Result<String, StateError> {
+    pub(crate) fn string(&mut self, what: &'static str) -> Result<String, StateError> {
         let n: usize = self.small(what)?;
         if n > 1 << 16 {
             return Err(StateError::Corrupt { what });
@@ -307,7 +365,7 @@ pub(crate) struct StateReader<R> {
     done: bool,
 }
 
-fn decode_eni(code: u64, enis: usize) -> Result<u32, StateError> {
+pub(crate) fn decode_eni(code: u64, enis: usize) -> Result<u32, StateError> {
     match code {
         0 => Ok(u32::MAX),
         c if c as usize <= enis => Ok((c - 1) as u32),
@@ -318,20 +376,21 @@ fn decode_eni(code: u64, enis: usize) -> Result<u32, StateError> {
 }
 
 impl<R: Read> StateReader<R> {
-    /// Reads the header, matching its endpoints to `plan`'s by name.
-    pub(crate) fn begin(r: R, plan: &Plan) -> Result<StateReader<R>, StateError> {
+    /// Reads the header of `form`, matching its endpoints to `plan`'s by name.
+    pub(crate) fn begin(form: Form, r: R, plan: &Plan) -> Result<StateReader<R>, StateError> {
+        let (want, newest) = form.magic();
         let mut bytes = Bytes { r, reasons: true };
         let mut magic = [0u8; 4];
         bytes
             .exact(&mut magic, "the magic")
             .map_err(|_| StateError::NotAState)?;
-        if &magic != MAGIC {
+        if &magic != want {
             return Err(StateError::NotAState);
         }
         let mut version = [0u8; 2];
         bytes.exact(&mut version, "the version")?;
         let found = u16::from_le_bytes(version);
-        if !(1..=VERSION).contains(&found) {
+        if !(1..=newest).contains(&found) {
             return Err(StateError::Version { found });
         }
         bytes.reasons = found >= 2;
@@ -397,6 +456,29 @@ impl<R: Read> StateReader<R> {
                 Ok(Some(((endpoint, client), pair)))
             }
         }
+    }
+}
+
+impl<R: Read> StateReader<R> {
+    /// The next verdict of a judged form, its confidence decided by `confidence` from its
+    /// side, endpoint and ENIs (header indices); `None` at the end.
+    pub(crate) fn next_verdict(
+        &mut self,
+        plan: &Plan,
+        confidence: &dyn Fn(Side, &Endpoint, &[u32]) -> Confidence,
+    ) -> Result<Option<PairVerdict>, StateError> {
+        if self.done {
+            return Ok(None);
+        }
+        let v = crate::judged::read_verdict(
+            &mut self.bytes,
+            plan,
+            &self.endpoints,
+            self.header.enis.len(),
+            confidence,
+        )?;
+        self.done = v.is_none();
+        Ok(v)
     }
 }
 
@@ -556,11 +638,11 @@ mod tests {
     fn garbage_is_an_error_not_a_panic() {
         let plan = Plan::new(crate::Catalogue::default(), None, None);
         assert!(matches!(
-            StateReader::begin(&b"nope"[..], &plan),
+            StateReader::begin(Form::State, &b"nope"[..], &plan),
             Err(StateError::NotAState)
         ));
         assert!(matches!(
-            StateReader::begin(&b"VFST\x03\x00"[..], &plan),
+            StateReader::begin(Form::State, &b"VFST\x03\x00"[..], &plan),
             Err(StateError::Version { found: 3 })
         ));
         for n in 0..80 {
@@ -571,7 +653,7 @@ mod tests {
             };
             bytes.extend((0..n).map(|i| (i * 37 + 11) as u8));
             // Any outcome but a panic.
-            if let Ok(mut r) = StateReader::begin(&bytes[..], &plan) {
+            if let Ok(mut r) = StateReader::begin(Form::State, &bytes[..], &plan) {
                 while let Ok(Some(_)) = r.next_pair() {}
             }
         }

@@ -19,11 +19,11 @@ use std::sync::{Arc, Mutex, RwLock};
 use dashmap::DashMap;
 use hashbrown::HashMap;
 
-use crate::catalogue::Catalogue;
-use crate::codec::{PairReader, StateError, StateReader, StateWriter, put_pair};
+use crate::catalogue::{Catalogue, Endpoint};
+use crate::codec::{Form, PairReader, StateError, StateReader, StateWriter, put_pair};
 use crate::columns::{Observation, fold_batch};
 use crate::plan::{EniTable, Plan, mapped};
-use crate::report::{PairVerdict, Report, RunStats, judge};
+use crate::report::{PairVerdict, Report, RunStats, Side, confidence, judge};
 use crate::spill::{PARTITIONS, Spill, partition};
 use crate::state::{PairKey, PairState, VerdictState};
 
@@ -294,22 +294,27 @@ impl Aggregator {
         Ok(Report::new(self.verdicts()?, self.stats(), &self.plan))
     }
 
-    /// The verdicts of what this aggregator holds together with `shards`: states in
-    /// [`VerdictState::encode`]'s form no two of which hold the same pair, nor this aggregator
-    /// any of their pairs (the final states of a distributed run, one per shard key).
+    /// The verdicts of what this aggregator holds together with `shards`: the final outputs of
+    /// a distributed run, one per shard key, each a state in [`VerdictState::encode`]'s form or
+    /// the verdicts of one in [`VerdictState::encode_judged`]'s. No two of them may hold the
+    /// same pair, nor this aggregator any of their pairs.
     ///
     /// Their headers (counters, ENIs, NODATA and SKIPDATA) are merged first, since a verdict's
-    /// confidence depends on every ENI; then each shard is decoded and judged on its own,
-    /// `threads` at a time, never merged into the shared map pair by pair nor spilled. A shard
-    /// too large to hold within the memory bound that way is read in as any state is (and
-    /// spills if it must). A pair in two shards is an error, not a second verdict.
+    /// confidence depends on every ENI; then each shard is judged (or its verdicts read, and
+    /// their confidence decided) on its own, `threads` at a time, never merged into the shared
+    /// map pair by pair nor spilled. A state too large to hold within the memory bound that way
+    /// is read in as any state is (and spills if it must). A pair in two shards is an error,
+    /// not a second verdict.
     pub fn report_shards(&self, shards: &[&[u8]], threads: usize) -> io::Result<Report> {
         let threads = threads.max(1);
         let room = (self.limit * BYTES_PER_ATTEMPT) as u64 / threads as u64;
         let mut direct = Vec::with_capacity(shards.len());
         for &bytes in shards {
-            if (bytes.len() as u64).saturating_mul(ENCODED_TO_MEMORY) <= room {
-                let reader = StateReader::begin(bytes, &self.plan).map_err(unreadable)?;
+            let form = Form::of(bytes);
+            if form == Form::Judged
+                || (bytes.len() as u64).saturating_mul(ENCODED_TO_MEMORY) <= room
+            {
+                let reader = StateReader::begin(form, bytes, &self.plan).map_err(unreadable)?;
                 let (mut header, _) = VerdictState::of_header(self.plan.clone(), reader.header());
                 self.absorb(&mut header, &mut Vec::new());
                 direct.push(bytes);
@@ -320,14 +325,12 @@ impl Aggregator {
         let mut verdicts = self.verdicts()?;
         let (enis, status) = self.eni_tables()?;
         let judge_shard = |bytes: &[u8]| -> Result<Vec<PairVerdict>, StateError> {
+            if Form::of(bytes) == Form::Judged {
+                return self.read_judged(bytes, &enis, &status);
+            }
             let mut state = VerdictState::decode(self.plan.clone(), bytes)?;
             // The shard's ENI ids → the aggregator's (every name is there: its header was read).
-            let ids: Vec<u32> = state
-                .enis
-                .names()
-                .iter()
-                .map(|n| enis.get(n).unwrap_or(u32::MAX))
-                .collect();
+            let ids = global_ids(&enis, state.enis.names());
             Ok(state
                 .drain_pairs()
                 .map(|(key, mut pair)| {
@@ -383,6 +386,32 @@ impl Aggregator {
             ));
         }
         Ok(Report::new(verdicts, self.stats(), &self.plan))
+    }
+
+    /// The verdicts of a judged form, their confidence decided with the aggregator's ENI table
+    /// `enis` and NODATA/SKIPDATA counts `status` (the header was merged into them).
+    fn read_judged(
+        &self,
+        bytes: &[u8],
+        enis: &EniTable,
+        status: &EniStatus,
+    ) -> Result<Vec<PairVerdict>, StateError> {
+        let mut reader = StateReader::begin(Form::Judged, bytes, &self.plan)?;
+        let ids = global_ids(enis, &reader.header().enis);
+        let decide = |side: Side, e: &Endpoint, pair_enis: &[u32]| {
+            confidence(
+                side,
+                e,
+                enis,
+                status,
+                pair_enis.iter().map(|&id| mapped(&ids, id)),
+            )
+        };
+        let mut verdicts = Vec::new();
+        while let Some(v) = reader.next_verdict(&self.plan, &decide)? {
+            verdicts.push(v);
+        }
+        Ok(verdicts)
     }
 
     /// The verdict of every pair held, in memory and spilled.
@@ -516,7 +545,8 @@ impl Aggregator {
             .map_err(|_| io::Error::other("the spill lock is poisoned"))?;
         let (enis, status) = self.eni_tables()?;
         let stats = self.stats();
-        let mut writer = StateWriter::begin(w, &self.plan, enis.names(), &stats, &status)?;
+        let mut writer =
+            StateWriter::begin(Form::State, w, &self.plan, enis.names(), &stats, &status)?;
         for entry in self.pairs.iter() {
             writer.pair(*entry.key(), entry.value())?;
         }
@@ -535,7 +565,7 @@ impl Aggregator {
 
     /// Merges a state that [`Aggregator::write_state`] or [`VerdictState::encode`] wrote.
     pub fn read_state(&self, r: impl io::Read) -> Result<(), StateError> {
-        let mut reader = StateReader::begin(r, &self.plan)?;
+        let mut reader = StateReader::begin(Form::State, r, &self.plan)?;
         let (mut local, ids) = VerdictState::of_header(self.plan.clone(), reader.header());
         let mut global = Vec::new();
         let mut batch = 0usize;
@@ -551,6 +581,14 @@ impl Aggregator {
         self.absorb(&mut local, &mut global);
         Ok(())
     }
+}
+
+/// The ids in `enis` of the ENIs `names` (`u32::MAX` for one it lacks).
+fn global_ids<S: AsRef<str>>(enis: &EniTable, names: &[S]) -> Vec<u32> {
+    names
+        .iter()
+        .map(|n| enis.get(n.as_ref()).unwrap_or(u32::MAX))
+        .collect()
 }
 
 /// Folds batches into an [`Aggregator`] from one thread.

@@ -23,6 +23,7 @@ mod codec;
 mod columns;
 mod engine;
 pub mod expect;
+mod judged;
 mod outcome;
 mod plan;
 mod reason;

@@ -247,6 +247,14 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// Every verdict, in declaration order (for compact forms: a verdict is its position).
+    pub const ALL: [Verdict; 4] = [
+        Verdict::Blocked,
+        Verdict::Intermittent,
+        Verdict::Unanswered,
+        Verdict::Allowed,
+    ];
+
     /// From the outcome counts.
     pub fn from_counts(c: &Counts) -> Verdict {
         let blocked = c.blocked();

@@ -33,6 +33,9 @@ pub enum Side {
 }
 
 impl Side {
+    /// Every side, in declaration order (for compact forms: a side is its position).
+    pub const ALL: [Side; 3] = [Side::Eni, Side::FlowDirection, Side::Inferred];
+
     /// The JSON/CSV spelling.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -380,7 +383,13 @@ pub(crate) fn judge(
         changed_at,
         latest,
         side,
-        confidence: confidence(side, e, enis, eni_status, state),
+        confidence: confidence(
+            side,
+            e,
+            enis,
+            eni_status,
+            state.enis.iter().map(|(id, _)| *id),
+        ),
         reason: reason::sentence(&facts),
         client_ports: totals.ports,
         endpoint_enis: names.endpoint_side(),
@@ -453,13 +462,13 @@ impl EniNames<'_> {
 }
 
 /// How sure a verdict is: lowered by NODATA or SKIPDATA on the endpoint's catalogued ENIs or
-/// the ENIs the pair's records came from, and by an inferred side.
-fn confidence(
+/// the ENIs the pair's records came from (`pair_enis`, ids of `enis`), and by an inferred side.
+pub(crate) fn confidence(
     side: Side,
     e: &Endpoint,
     enis: &EniTable,
     eni_status: &HashMap<u32, (u64, u64)>,
-    state: &PairState,
+    pair_enis: impl Iterator<Item = u32>,
 ) -> Confidence {
     let mut confidence = if side == Side::Inferred {
         Confidence::Medium
@@ -467,7 +476,7 @@ fn confidence(
         Confidence::High
     };
     let catalogued = e.interface_ids.iter().filter_map(|i| enis.get(i));
-    for id in state.enis.iter().map(|(id, _)| *id).chain(catalogued) {
+    for id in pair_enis.chain(catalogued) {
         if let Some(&(nodata, skipdata)) = eni_status.get(&id) {
             if skipdata > 0 {
                 confidence = Confidence::Low;

@@ -15,12 +15,12 @@ use hashbrown::HashMap;
 
 use crate::attempts::PortAttempts;
 use crate::catalogue::Catalogue;
-use crate::codec::{self, StateError};
+use crate::codec::{self, Form, StateError};
 use crate::columns::{Observation, fold_batch};
 use crate::engine::MissingFields;
 use crate::outcome::Attempt;
 use crate::plan::{EniTable, Plan, mapped};
-use crate::report::{Report, RunStats};
+use crate::report::{Report, RunStats, judge};
 
 /// A client–endpoint pair: endpoint index and client address (16 bytes).
 pub(crate) type PairKey = (u32, [u8; 16]);
@@ -315,9 +315,7 @@ impl VerdictState {
         let judged = self
             .pairs
             .iter()
-            .map(|(key, pair)| {
-                crate::report::judge(&self.plan, &self.enis, &self.eni_status, *key, pair)
-            })
+            .map(|(key, pair)| judge(&self.plan, &self.enis, &self.eni_status, *key, pair))
             .collect();
         Report::new(judged, self.stats, &self.plan)
     }
@@ -332,7 +330,25 @@ impl VerdictState {
 
     /// Writes [`VerdictState::encode`]'s bytes to `w`.
     pub fn write_to(&self, w: &mut dyn io::Write) -> io::Result<()> {
+        self.write_form(Form::State, w)
+    }
+
+    /// The verdicts of this state's pairs, with its header: what a distributed run's final
+    /// stage sends when it holds every record of its pairs, a few bytes per attempt instead of
+    /// the attempts. [`crate::Aggregator::report_shards`] reads it; each verdict's confidence is
+    /// decided there, since it depends on NODATA/SKIPDATA in other shards' headers.
+    /// Equal states give equal bytes.
+    pub fn encode_judged(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.write_form(Form::Judged, &mut out)
+            .expect("writing to a Vec cannot fail");
+        out
+    }
+
+    /// Writes the header, then each pair in key order, as attempts or as its verdict.
+    fn write_form(&self, form: Form, w: &mut dyn io::Write) -> io::Result<()> {
         let mut writer = codec::StateWriter::begin(
+            form,
             w,
             &self.plan,
             self.enis.names(),
@@ -341,8 +357,15 @@ impl VerdictState {
         )?;
         let mut keys: Vec<&PairKey> = self.pairs.keys().collect();
         keys.sort_unstable();
-        for key in keys {
-            writer.pair(*key, &self.pairs[key])?;
+        for &key in keys {
+            let pair = &self.pairs[&key];
+            match form {
+                Form::State => writer.pair(key, pair)?,
+                Form::Judged => {
+                    let v = judge(&self.plan, &self.enis, &self.eni_status, key, pair);
+                    writer.verdict(key, &v, &pair.enis)?;
+                }
+            }
         }
         writer.finish()
     }
@@ -350,7 +373,7 @@ impl VerdictState {
     /// Reads a state [`VerdictState::encode`] wrote, for `plan`. Endpoints are matched by name:
     /// a state naming an endpoint the plan's catalogue lacks is an error.
     pub fn decode(plan: Arc<Plan>, bytes: &[u8]) -> Result<VerdictState, StateError> {
-        let mut reader = codec::StateReader::begin(bytes, &plan)?;
+        let mut reader = codec::StateReader::begin(Form::State, bytes, &plan)?;
         let (mut state, remap) = VerdictState::of_header(plan, reader.header());
         let eni = |id: u32| mapped(&remap, id);
         while let Some((key, pair)) = reader.next_pair()? {

@@ -241,8 +241,10 @@ proptest! {
 
     /// The cluster's report: the final states of disjoint shards of the pairs (NODATA, which
     /// has no pair, in a shard of its own, as `vpcflow_shard` puts it), judged shard by shard,
-    /// or read in as any state when one is too large for the bound, give the verdicts of all
-    /// the records, NODATA's effect on confidence included.
+    /// or read in as any state when one is too large for the bound, or judged where they were
+    /// made (`encode_judged`, the shards whose bit is set in `judged`) and their confidence
+    /// decided here, give the verdicts of all the records, NODATA's effect on confidence
+    /// included.
     #[test]
     fn disjoint_shards_judged_one_by_one_are_the_whole_report(
         specs in proptest::collection::vec(spec(), 1..80),
@@ -250,6 +252,7 @@ proptest! {
         threads in 1usize..4,
         bound in prop_oneof![Just(1usize), Just(20), Just(200), Just(1 << 20)],
         nodata in any::<bool>(),
+        judged in any::<u8>(),
     ) {
         let mut lines: Vec<(i64, String)> = specs.iter().flat_map(records).collect();
         if nodata {
@@ -265,7 +268,18 @@ proptest! {
         if nodata {
             texts[shards].push_str(NODATA);
         }
-        let encoded: Vec<Vec<u8>> = texts.iter().map(|t| state_of(t).encode()).collect();
+        let encoded: Vec<Vec<u8>> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let state = state_of(t);
+                if judged & (1 << i) != 0 {
+                    state.encode_judged()
+                } else {
+                    state.encode()
+                }
+            })
+            .collect();
         let slices: Vec<&[u8]> = encoded.iter().map(Vec::as_slice).collect();
         let temp = tempfile::tempdir().unwrap();
         let agg = bounded(bound, temp.path());
@@ -300,12 +314,19 @@ fn a_pair_in_two_shard_states_is_an_error() {
         .into_iter()
         .map(|(_, l)| l)
         .collect();
-    let state = state_of(&text).encode();
-    let agg = Aggregator::new(catalogue(), None, None);
-    let err = agg.report_shards(&[&state, &state], 2).unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("10.0.1.11 are in two shard states"),
-        "{err}"
-    );
+    let state = state_of(&text);
+    let (encoded, judged) = (state.encode(), state.encode_judged());
+    for shards in [
+        [&encoded, &encoded],
+        [&judged, &judged],
+        [&encoded, &judged],
+    ] {
+        let agg = Aggregator::new(catalogue(), None, None);
+        let err = agg.report_shards(&[shards[0], shards[1]], 2).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("10.0.1.11 are in two shard states"),
+            "{err}"
+        );
+    }
 }
