@@ -11,6 +11,8 @@
 # docs/performance.md quotes.
 #
 #   benches/cluster.sh [RECORDS] [OBJECTS]      (default 10,000,000 records in 100 files)
+# PARTITIONS (default 2) is both clusters' --partitions: the slots of the larger cluster, so its
+# final stage runs in one wave (docs/distributed.md, "Sizing"); RUNS (default 3) the rounds.
 # Needs the release binary with --features distributed (it builds it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +20,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/vpcflow-target}"
 RECORDS="${1:-10000000}"
 OBJECTS="${2:-100}"
 RUNS="${RUNS:-3}"
+PARTITIONS="${PARTITIONS:-2}"
 WORK="${WORK:-$(mktemp -d)}"
 cargo build --release -q --locked --features distributed --bin vpcflow
 VPCFLOW="$CARGO_TARGET_DIR/release/vpcflow"
@@ -85,8 +88,8 @@ VERDICT=(verdict --endpoints "$WORK/endpoints.toml" -o json)
 L=() O=() T=()
 for _ in $(seq 1 "$RUNS"); do
   L+=("$(timed local taskset -c 0 "$VPCFLOW" "${VERDICT[@]}" --threads 1 "$TREE")")
-  O+=("$(timed one "$VPCFLOW" "${VERDICT[@]}" --cluster "$URL_ONE" --partitions 4 "$TREE")")
-  T+=("$(timed two "$VPCFLOW" "${VERDICT[@]}" --cluster "$URL_TWO" --partitions 4 "$TREE")")
+  O+=("$(timed one "$VPCFLOW" "${VERDICT[@]}" --cluster "$URL_ONE" --partitions "$PARTITIONS" "$TREE")")
+  T+=("$(timed two "$VPCFLOW" "${VERDICT[@]}" --cluster "$URL_TWO" --partitions "$PARTITIONS" "$TREE")")
 done
 stop
 echo "runs, in seconds: local ${L[*]}; one executor ${O[*]}; two executors ${T[*]}"
@@ -99,7 +102,7 @@ echo "identical JSON from all three ($(wc -l < "$WORK/local.json") pairs)"
 
 rate() { echo "scale=2; $RECORDS / $1 / 1000000" | bc; }
 echo
-echo "$RECORDS records, $OBJECTS files, $((BYTES / 1000000)) MB; $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+echo "$RECORDS records, $OBJECTS files, $((BYTES / 1000000)) MB, --partitions $PARTITIONS; $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
 echo
 echo "| run | wall s (median of $RUNS) | M records/s |"
 echo "| --- | ---: | ---: |"
