@@ -324,7 +324,8 @@ pub struct VerdictArgs {
     #[arg(long, value_name = "URL", conflicts_with_all = ["log_group", "checkpoint"])]
     pub cluster: Option<String>,
 
-    /// With --cluster: partitions of the final stage, across which conversations are spread.
+    /// With --cluster: partitions of the final stage, across which conversations are spread;
+    /// the cluster's slots (executors × --slots) make it one wave.
     #[cfg(feature = "distributed")]
     #[arg(long, value_name = "N", default_value = "16", requires = "cluster", value_parser = values::threads)]
     pub partitions: usize,
