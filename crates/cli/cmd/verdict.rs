@@ -58,7 +58,7 @@ pub fn run(job: VerdictJob) -> Result<u8> {
         c.data.meta = serde_json::json!({ "window": [since, until] });
         tracing::info!(objects = c.data.sources.len(), "resuming from checkpoint");
     }
-    // A cluster's final states, one per shard of the pairs (empty for a local run).
+    // A cluster's verdicts, one judged shard of the pairs each (empty for a local run).
     #[cfg_attr(not(feature = "distributed"), allow(unused_mut))]
     let mut shards: Vec<arrow_array::BinaryArray> = Vec::new();
     let (failed, tally) = match &job.source {
@@ -89,9 +89,13 @@ pub fn run(job: VerdictJob) -> Result<u8> {
         }
     };
     let shards: Vec<&[u8]> = shards.iter().flat_map(|a| a.iter().flatten()).collect();
-    let mut report = aggregator
-        .report_shards(&shards, job.run.threads)
-        .context("a verdict state from the cluster is unusable")?;
+    let mut report = if shards.is_empty() {
+        aggregator.report()?
+    } else {
+        aggregator
+            .report_shards(&shards, job.run.threads)
+            .context("the verdicts of a shard from the cluster are unusable")?
+    };
     let (spilled, runs) = aggregator.spilled();
     if runs > 0 {
         eprintln!(
