@@ -17,8 +17,8 @@
 //!             · reasons:list<str count> · reason:str · timeline
 //! changed  := 0 for none, else 1 + zigzag(changed_at − first)
 //! latest   := 0 for none, else 1 + the outcome's index
-//! timeline := count:varint · (start − the previous start, from first):varint × count
-//!             · runs:list<outcome:u8 length:varint>
+//! timeline := count:varint · runs:list<outcome:u8 length:varint>
+//!             · (start − the previous start, from first):varint × count
 //! ```
 //!
 //! The header is the state's (`codec`), so endpoints and ENIs are named as there; a timeline
@@ -80,11 +80,6 @@ pub(crate) fn put_verdict(
     }
     put_str(out, &v.reason);
     put_varint(out, v.timeline.len() as u64);
-    let mut previous = v.first_seen;
-    for &(t, _) in &v.timeline {
-        put_varint(out, t.wrapping_sub(previous) as u64);
-        previous = t;
-    }
     let mut runs: Vec<(Outcome, u64)> = Vec::new();
     for &(_, o) in &v.timeline {
         match runs.last_mut() {
@@ -96,6 +91,11 @@ pub(crate) fn put_verdict(
     for (o, n) in runs {
         out.push(o.index());
         put_varint(out, n);
+    }
+    let mut previous = v.first_seen;
+    for &(t, _) in &v.timeline {
+        put_varint(out, t.wrapping_sub(previous) as u64);
+        previous = t;
     }
 }
 
@@ -184,28 +184,28 @@ pub(crate) fn read_verdict<R: Read>(
             what: "a timeline of another length than the attempts",
         });
     }
-    let mut starts = Vec::with_capacity((n as usize).min(1 << 20));
-    let mut t = first_seen;
-    for _ in 0..n {
-        t = t.wrapping_add(b.varint("a timeline step")? as i64);
-        starts.push(t);
-    }
-    let mut timeline = Vec::with_capacity(starts.len());
-    let runs: usize = b.small("a timeline's run count")?;
-    for _ in 0..runs {
+    // The outcomes' runs first, so each start is read straight into its entry.
+    let count: usize = b.small("a timeline's run count")?;
+    let mut runs = Vec::with_capacity(count.min(1 << 10));
+    let mut total = 0u64;
+    for _ in 0..count {
         let o = nth(&Outcome::ALL, u64::from(b.u8("an outcome")?), "an outcome")?;
-        let len: usize = b.small("an outcome run")?;
-        if len > starts.len() - timeline.len() {
-            return Err(StateError::Corrupt {
-                what: "an outcome run",
-            });
-        }
-        timeline.extend(starts[timeline.len()..][..len].iter().map(|&t| (t, o)));
+        let len = b.varint("an outcome run")?;
+        total = total.saturating_add(len);
+        runs.push((o, len));
     }
-    if timeline.len() != starts.len() {
+    if total != n {
         return Err(StateError::Corrupt {
             what: "a timeline's outcomes",
         });
+    }
+    let mut timeline = Vec::with_capacity((n as usize).min(1 << 20));
+    let mut t = first_seen;
+    for (o, len) in runs {
+        for _ in 0..len {
+            t = t.wrapping_add(b.varint("a timeline step")? as i64);
+            timeline.push((t, o));
+        }
     }
     Ok(Some(PairVerdict {
         endpoint: e.name.clone(),
