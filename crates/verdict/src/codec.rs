@@ -37,6 +37,8 @@ use crate::report::{Confidence, PairVerdict, RunStats, Side};
 use crate::state::{PairKey, PairState};
 
 const MAGIC: &[u8; 4] = b"VFST";
+/// The version of the binary state format this crate writes and reads.
+pub const VERSION: u16 = 2;
 /// The magic of a state's judged form ([`crate::judged`]): the header, then verdicts.
 const JUDGED_MAGIC: &[u8; 4] = b"VFJV";
 /// The version of the judged form.
@@ -68,8 +70,6 @@ impl Form {
         }
     }
 }
-/// The version of the binary state format this crate writes and reads.
-pub const VERSION: u16 = 2;
 
 /// Why a serialized state could not be read.
 #[derive(Debug)]
@@ -201,6 +201,11 @@ pub(crate) fn put_pair(
     }
 }
 
+/// ENI id `id`'s index in the header's sorted name list (`order`, from [`StateWriter::begin`]).
+fn sorted_index(order: &[u32], id: u32) -> u32 {
+    order.get(id as usize).copied().unwrap_or(0)
+}
+
 /// Writes a state: the header first, then pairs one by one.
 pub(crate) struct StateWriter<'w> {
     w: &'w mut dyn Write,
@@ -242,7 +247,7 @@ impl<'w> StateWriter<'w> {
         for v in stats.to_array() {
             put_varint(&mut buf, v);
         }
-        let map = |id: u32| order.get(id as usize).copied().unwrap_or(0);
+        let map = |id: u32| sorted_index(&order, id);
         let mut status: Vec<(u64, u64, u64)> = status
             .iter()
             .map(|(&id, &(n, s))| (eni_code(id, &map), n, s))
@@ -260,9 +265,7 @@ impl<'w> StateWriter<'w> {
     /// Writes one pair, its ENI ids those of the table given to [`StateWriter::begin`].
     pub(crate) fn pair(&mut self, key: PairKey, pair: &PairState) -> io::Result<()> {
         let order = &self.order;
-        put_pair(&mut self.buf, key, pair, &|id| {
-            order.get(id as usize).copied().unwrap_or(0)
-        });
+        put_pair(&mut self.buf, key, pair, &|id| sorted_index(order, id));
         self.flush_full()
     }
 
@@ -275,9 +278,7 @@ impl<'w> StateWriter<'w> {
         enis: &[(u32, u16)],
     ) -> io::Result<()> {
         let order = &self.order;
-        crate::judged::put_verdict(&mut self.buf, key, v, enis, &|id| {
-            order.get(id as usize).copied().unwrap_or(0)
-        });
+        crate::judged::put_verdict(&mut self.buf, key, v, enis, &|id| sorted_index(order, id));
         self.flush_full()
     }
 
@@ -457,9 +458,7 @@ impl<R: Read> StateReader<R> {
             }
         }
     }
-}
 
-impl<R: Read> StateReader<R> {
     /// The next verdict of a judged form, its confidence decided by `confidence` from its
     /// side, endpoint and ENIs (header indices); `None` at the end.
     pub(crate) fn next_verdict(
