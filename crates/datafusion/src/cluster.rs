@@ -132,8 +132,9 @@ pub async fn run_executor(opts: ExecutorOptions) -> Result<()> {
 }
 
 /// How the files a stage writes for the next one (its shuffle output, and a job's result) are
-/// compressed: Ballista's `ballista.shuffle.compression.codec`. Executors send them to each
-/// other and to the client over Arrow Flight, LZ4 there whatever this says.
+/// compressed: Ballista's `ballista.shuffle.compression.codec`. Executors send shuffle files to
+/// each other as they are (Ballista's block transport); a job's result goes to the client over
+/// Arrow Flight, LZ4 there whatever this says.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ShuffleCodec {
     /// Not compressed: the verdict's default, since its states are packed varints that LZ4
